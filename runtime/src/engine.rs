@@ -116,7 +116,11 @@ impl ModuleCache {
                 RuntimeError::Engine(format!("module cache {}: {e}", dir.display()))
             })?;
         }
-        Ok(Self { dir, fingerprint: fingerprint(engine), memory: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            dir,
+            fingerprint: fingerprint(engine),
+            memory: Mutex::new(HashMap::new()),
+        })
     }
 
     pub(crate) fn get(&self, hash: &CodeHash) -> Option<Arc<InstancePre<HostState>>> {
@@ -144,7 +148,9 @@ impl ModuleCache {
     }
 
     fn path(&self, hash: &CodeHash) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(format!("{hash}-{}.cwasm", self.fingerprint)))
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{hash}-{}.cwasm", self.fingerprint)))
     }
 
     /// Loads a module this engine serialised earlier, after checking the file's integrity.
@@ -177,10 +183,16 @@ impl ModuleCache {
     /// a future recompilation, so it is logged, not returned.
     pub(crate) fn store_disk(&self, hash: &CodeHash, module: &Module) {
         let Some(path) = self.path(hash) else { return };
-        let result = module.serialize().map_err(|e| e.to_string()).and_then(|payload| {
-            write_atomically(&path, &[CACHE_MAGIC, Sha256::digest(&payload).as_slice(), &payload])
+        let result = module
+            .serialize()
+            .map_err(|e| e.to_string())
+            .and_then(|payload| {
+                write_atomically(
+                    &path,
+                    &[CACHE_MAGIC, Sha256::digest(&payload).as_slice(), &payload],
+                )
                 .map_err(|e| e.to_string())
-        });
+            });
         if let Err(e) = result {
             tracing::warn!(path = %path.display(), error = %e, "could not write module cache");
         }

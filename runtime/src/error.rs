@@ -20,7 +20,10 @@ pub enum ValidationError {
     #[error("invalid wasm: {0}")]
     InvalidWasm(String),
     /// The module imports something that is not in the ABI, or with the wrong type.
-    #[error("import `{module}.{name}` is not part of the vellum abi v{}", vellum_abi::ABI_VERSION)]
+    #[error(
+        "import `{module}.{name}` is not part of the vellum abi v{}",
+        vellum_abi::ABI_VERSION
+    )]
     UnknownImport {
         /// Import module.
         module: String,
@@ -34,7 +37,10 @@ pub enum ValidationError {
     #[error("missing or mistyped export `{0}`")]
     MissingExport(String),
     /// The module does not declare the ABI version this node speaks.
-    #[error("module does not export `{}`: built for another abi version?", vellum_abi::ABI_VERSION_EXPORT)]
+    #[error(
+        "module does not export `{}`: built for another abi version?",
+        vellum_abi::ABI_VERSION_EXPORT
+    )]
     AbiVersion,
     /// The module has a start function (it would run during instantiation, before any entry
     /// point, outside metering's accounting of calls).

@@ -100,12 +100,25 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         host::add_to_linker(&mut linker).map_err(RuntimeError::engine)?;
         let cache = ModuleCache::new(&engine, config.cache_dir)?;
-        Ok(Self { inner: Arc::new(Inner { engine, linker, cache }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache,
+            }),
+        })
     }
 
     /// Every function the linker registers, as `(module, name, params, results)`: the ABI
     /// conformance test compares this with `vellum_abi::HOST_FUNCTIONS`.
-    pub fn registered_imports(&self) -> Vec<(String, String, Vec<vellum_abi::ValType>, Vec<vellum_abi::ValType>)> {
+    pub fn registered_imports(
+        &self,
+    ) -> Vec<(
+        String,
+        String,
+        Vec<vellum_abi::ValType>,
+        Vec<vellum_abi::ValType>,
+    )> {
         fn abi(t: wasmtime::ValType) -> Option<vellum_abi::ValType> {
             match t {
                 wasmtime::ValType::I32 => Some(vellum_abi::ValType::I32),
@@ -144,8 +157,14 @@ impl Runtime {
 
     /// Makes sure `code_hash` is ready to instantiate, loading it from the disk cache or
     /// compiling the code `state` holds. Returns where it came from.
-    pub fn prepare(&self, code_hash: &CodeHash, state: &dyn StateView) -> Result<ModuleSource, RuntimeError> {
-        self.inner.instance_pre(code_hash, state).map(|(_, source)| source)
+    pub fn prepare(
+        &self,
+        code_hash: &CodeHash,
+        state: &dyn StateView,
+    ) -> Result<ModuleSource, RuntimeError> {
+        self.inner
+            .instance_pre(code_hash, state)
+            .map(|(_, source)| source)
     }
 
     /// Drops every compiled module held in memory (the disk cache stays). For measuring and
@@ -181,14 +200,26 @@ fn dummy_state() -> HostState {
 }
 
 impl Inner {
-    fn compile(&self, hash: CodeHash, wasm: &[u8]) -> Result<Arc<InstancePre<HostState>>, RuntimeError> {
+    fn compile(
+        &self,
+        hash: CodeHash,
+        wasm: &[u8],
+    ) -> Result<Arc<InstancePre<HostState>>, RuntimeError> {
         let module = Module::new(&self.engine, wasm).map_err(RuntimeError::engine)?;
         self.cache.store_disk(&hash, &module);
         self.ready(hash, &module)
     }
 
-    fn ready(&self, hash: CodeHash, module: &Module) -> Result<Arc<InstancePre<HostState>>, RuntimeError> {
-        let pre = Arc::new(self.linker.instantiate_pre(module).map_err(RuntimeError::engine)?);
+    fn ready(
+        &self,
+        hash: CodeHash,
+        module: &Module,
+    ) -> Result<Arc<InstancePre<HostState>>, RuntimeError> {
+        let pre = Arc::new(
+            self.linker
+                .instantiate_pre(module)
+                .map_err(RuntimeError::engine)?,
+        );
         self.cache.insert(hash, pre.clone());
         Ok(pre)
     }
@@ -213,7 +244,10 @@ impl Inner {
 
     fn call(&self, call: Call, state: Arc<dyn StateView>) -> Result<Outcome, RuntimeError> {
         if call.fuel_limit > FUEL_PER_CALL_MAX {
-            return Err(RuntimeError::FuelLimit { requested: call.fuel_limit, max: FUEL_PER_CALL_MAX });
+            return Err(RuntimeError::FuelLimit {
+                requested: call.fuel_limit,
+                max: FUEL_PER_CALL_MAX,
+            });
         }
         if call.msg.len() > INPUT_BYTES_MAX {
             return Err(RuntimeError::InputTooLarge(call.msg.len()));
@@ -232,7 +266,9 @@ impl Inner {
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|s| &mut s.limiter);
-        store.set_fuel(call.fuel_limit).map_err(RuntimeError::engine)?;
+        store
+            .set_fuel(call.fuel_limit)
+            .map_err(RuntimeError::engine)?;
 
         let result = pre.instantiate(&mut store).and_then(|instance| {
             let memory = instance.get_memory(&mut store, vellum_abi::MEMORY_EXPORT);
@@ -255,9 +291,9 @@ impl Inner {
                         .map(|(key, value)| Write { key, value })
                         .collect(),
                 }),
-                Some(vellum_abi::ReturnCode::Error) => {
-                    Err(Failure::ContractError(String::from_utf8_lossy(&data.output).into_owned()))
-                }
+                Some(vellum_abi::ReturnCode::Error) => Err(Failure::ContractError(
+                    String::from_utf8_lossy(&data.output).into_owned(),
+                )),
                 None => Err(Failure::InvalidReturn(code)),
             },
             Err(e) => Err(classify(e)?),
@@ -306,17 +342,22 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    std::thread::Builder::new().name(name).stack_size(EXEC_THREAD_STACK_BYTES).spawn(move || {
-        EXEC_THREAD.with(|c| c.set(true));
-        f()
-    })
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(EXEC_THREAD_STACK_BYTES)
+        .spawn(move || {
+            EXEC_THREAD.with(|c| c.set(true));
+            f()
+        })
 }
 
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Runs `f` on an executor thread: here if this is one, else on a shared one (started on first
 /// use) while this thread waits.
-fn on_exec_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, RuntimeError> {
+fn on_exec_thread<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, RuntimeError> {
     if on_exec_thread_now() {
         return Ok(f());
     }
@@ -331,7 +372,9 @@ fn on_exec_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .ok()
         .map(|_| tx)
     });
-    let Some(sender) = sender else { return Err(RuntimeError::ExecutorGone) };
+    let Some(sender) = sender else {
+        return Err(RuntimeError::ExecutorGone);
+    };
     let (done_tx, done_rx) = mpsc::sync_channel(1);
     sender
         .send(Box::new(move || {

@@ -59,14 +59,24 @@ pub(crate) struct HostState {
 pub(crate) struct Limiter;
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> HostResult<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> HostResult<bool> {
         if desired > MEMORY_BYTES_MAX {
             return Err(wasmtime::Error::new(HostTrap::MemoryLimit));
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> HostResult<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> HostResult<bool> {
         if desired as u64 > TABLE_ELEMENTS_MAX {
             return Err(wasmtime::Error::new(HostTrap::TableLimit));
         }
@@ -85,7 +95,11 @@ impl ResourceLimiter for Limiter {
 }
 
 /// Charges `base + per_byte * bytes` fuel, or traps with out-of-fuel (leaving none).
-fn charge(c: &mut Caller<'_, HostState>, (base, per_byte): (u64, u64), bytes: usize) -> HostResult<()> {
+fn charge(
+    c: &mut Caller<'_, HostState>,
+    (base, per_byte): (u64, u64),
+    bytes: usize,
+) -> HostResult<()> {
     let cost = base.saturating_add(per_byte.saturating_mul(bytes as u64));
     let left = c.get_fuel()?;
     match left.checked_sub(cost) {
@@ -101,7 +115,9 @@ fn range(memory_len: usize, ptr: u32, len: usize, what: &str) -> HostResult<Rang
     let start = ptr as usize;
     match start.checked_add(len) {
         Some(end) if end <= memory_len => Ok(start..end),
-        _ => invalid(format!("{what}: {len} bytes at {ptr} lie outside memory of {memory_len} bytes")),
+        _ => invalid(format!(
+            "{what}: {len} bytes at {ptr} lie outside memory of {memory_len} bytes"
+        )),
     }
 }
 
@@ -113,7 +129,13 @@ fn split<'a>(c: &'a mut Caller<'_, HostState>) -> HostResult<(&'a mut [u8], &'a 
     Ok(memory.data_and_store_mut(c))
 }
 
-fn read(c: &mut Caller<'_, HostState>, ptr: u32, len: u32, max: usize, what: &str) -> HostResult<Vec<u8>> {
+fn read(
+    c: &mut Caller<'_, HostState>,
+    ptr: u32,
+    len: u32,
+    max: usize,
+    what: &str,
+) -> HostResult<Vec<u8>> {
     let len = len as usize;
     if len > max {
         return invalid(format!("{what}: {len} bytes exceed the limit of {max}"));
@@ -131,21 +153,33 @@ fn write(c: &mut Caller<'_, HostState>, ptr: u32, bytes: &[u8], what: &str) -> H
 }
 
 fn deny_in_query(c: &Caller<'_, HostState>, what: &str) -> HostResult<()> {
-    if c.data().read_only { invalid(format!("{what} is not allowed in a query")) } else { Ok(()) }
+    if c.data().read_only {
+        invalid(format!("{what} is not allowed in a query"))
+    } else {
+        Ok(())
+    }
 }
 
 fn state_err(e: StateError) -> wasmtime::Error {
     wasmtime::Error::new(HostTrap::State(e))
 }
 
-fn record_write(c: &mut Caller<'_, HostState>, key: Vec<u8>, value: Option<Vec<u8>>) -> HostResult<()> {
+fn record_write(
+    c: &mut Caller<'_, HostState>,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+) -> HostResult<()> {
     let overlay = &mut c.data_mut().overlay;
     let added = key.len() + value.as_ref().map_or(0, Vec::len);
     if overlay.entries.len() >= WRITES_PER_CALL_MAX && !overlay.entries.contains_key(&key) {
-        return invalid(format!("more than {WRITES_PER_CALL_MAX} keys written in one call"));
+        return invalid(format!(
+            "more than {WRITES_PER_CALL_MAX} keys written in one call"
+        ));
     }
     if overlay.bytes + added > WRITE_BYTES_PER_CALL_MAX {
-        return invalid(format!("more than {WRITE_BYTES_PER_CALL_MAX} bytes written in one call"));
+        return invalid(format!(
+            "more than {WRITE_BYTES_PER_CALL_MAX} bytes written in one call"
+        ));
     }
     overlay.bytes += added;
     overlay.entries.insert(key, value);
@@ -177,7 +211,13 @@ mod imp {
         Ok(())
     }
 
-    pub(super) fn storage_read(mut c: Caller<'_, HostState>, key: u32, key_len: u32, dst: u32, dst_cap: u32) -> HostResult<i64> {
+    pub(super) fn storage_read(
+        mut c: Caller<'_, HostState>,
+        key: u32,
+        key_len: u32,
+        dst: u32,
+        dst_cap: u32,
+    ) -> HostResult<i64> {
         charge(&mut c, fuel::storage_read, key_len as usize)?;
         let key = read(&mut c, key, key_len, KEY_BYTES_MAX, "storage_read key")?;
         let st = c.data();
@@ -185,7 +225,9 @@ mod imp {
             Some(v) => v.clone(),
             None => st.state.get(&key).map_err(state_err)?,
         };
-        let Some(value) = value else { return Ok(STORAGE_ABSENT) };
+        let Some(value) = value else {
+            return Ok(STORAGE_ABSENT);
+        };
         charge(&mut c, (0, fuel::storage_read.1), value.len())?;
         if value.len() <= dst_cap as usize {
             write(&mut c, dst, &value, "storage_read destination")?;
@@ -193,15 +235,35 @@ mod imp {
         Ok(value.len() as i64)
     }
 
-    pub(super) fn storage_write(mut c: Caller<'_, HostState>, key: u32, key_len: u32, value: u32, value_len: u32) -> HostResult<()> {
+    pub(super) fn storage_write(
+        mut c: Caller<'_, HostState>,
+        key: u32,
+        key_len: u32,
+        value: u32,
+        value_len: u32,
+    ) -> HostResult<()> {
         deny_in_query(&c, "storage_write")?;
-        charge(&mut c, fuel::storage_write, key_len as usize + value_len as usize)?;
+        charge(
+            &mut c,
+            fuel::storage_write,
+            key_len as usize + value_len as usize,
+        )?;
         let key = read(&mut c, key, key_len, KEY_BYTES_MAX, "storage_write key")?;
-        let value = read(&mut c, value, value_len, VALUE_BYTES_MAX, "storage_write value")?;
+        let value = read(
+            &mut c,
+            value,
+            value_len,
+            VALUE_BYTES_MAX,
+            "storage_write value",
+        )?;
         record_write(&mut c, key, Some(value))
     }
 
-    pub(super) fn storage_remove(mut c: Caller<'_, HostState>, key: u32, key_len: u32) -> HostResult<()> {
+    pub(super) fn storage_remove(
+        mut c: Caller<'_, HostState>,
+        key: u32,
+        key_len: u32,
+    ) -> HostResult<()> {
         deny_in_query(&c, "storage_remove")?;
         charge(&mut c, fuel::storage_remove, key_len as usize)?;
         let key = read(&mut c, key, key_len, KEY_BYTES_MAX, "storage_remove key")?;
@@ -219,20 +281,50 @@ mod imp {
         dst: u32,
         dst_cap: u32,
     ) -> HostResult<i64> {
-        charge(&mut c, fuel::storage_scan, start_len as usize + end_len as usize)?;
-        let start = read(&mut c, start, start_len, KEY_BYTES_MAX, "storage_scan start")?;
-        let end = if end_len == 0 { None } else { Some(read(&mut c, end, end_len, KEY_BYTES_MAX, "storage_scan end")?) };
+        charge(
+            &mut c,
+            fuel::storage_scan,
+            start_len as usize + end_len as usize,
+        )?;
+        let start = read(
+            &mut c,
+            start,
+            start_len,
+            KEY_BYTES_MAX,
+            "storage_scan start",
+        )?;
+        let end = if end_len == 0 {
+            None
+        } else {
+            Some(read(
+                &mut c,
+                end,
+                end_len,
+                KEY_BYTES_MAX,
+                "storage_scan end",
+            )?)
+        };
         let limit = limit.min(SCAN_ENTRIES_MAX) as usize;
         let st = c.data();
-        let entries = st.overlay.scan(&*st.state, &start, end.as_deref(), limit).map_err(state_err)?;
+        let entries = st
+            .overlay
+            .scan(&*st.state, &start, end.as_deref(), limit)
+            .map_err(state_err)?;
         let refs = || entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice()));
         let len = codec::encoded_scan_len(refs());
         charge(&mut c, (0, fuel::storage_scan.1), len)?;
         if len > SCAN_BYTES_MAX {
-            return invalid(format!("storage_scan: result of {len} bytes exceeds {SCAN_BYTES_MAX}; lower the limit"));
+            return invalid(format!(
+                "storage_scan: result of {len} bytes exceeds {SCAN_BYTES_MAX}; lower the limit"
+            ));
         }
         if len <= dst_cap as usize {
-            write(&mut c, dst, &codec::encode_scan(refs()), "storage_scan destination")?;
+            write(
+                &mut c,
+                dst,
+                &codec::encode_scan(refs()),
+                "storage_scan destination",
+            )?;
         }
         Ok(len as i64)
     }
@@ -269,7 +361,9 @@ mod imp {
         deny_in_query(&c, "event_emit")?;
         charge(&mut c, fuel::event_emit, len as usize)?;
         if c.data().events.len() >= EVENTS_PER_CALL_MAX {
-            return invalid(format!("more than {EVENTS_PER_CALL_MAX} events in one call"));
+            return invalid(format!(
+                "more than {EVENTS_PER_CALL_MAX} events in one call"
+            ));
         }
         let bytes = read(&mut c, src, len, EVENT_BYTES_MAX, "event_emit")?;
         let (ty, attributes) = match codec::decode_event(&bytes, EVENT_ATTRIBUTES_MAX) {
@@ -277,18 +371,27 @@ mod imp {
             Err(e) => return invalid(format!("event_emit: {e}")),
         };
         if ty.is_empty() || ty.len() > EVENT_TYPE_BYTES_MAX {
-            return invalid(format!("event_emit: type must be 1 to {EVENT_TYPE_BYTES_MAX} bytes"));
+            return invalid(format!(
+                "event_emit: type must be 1 to {EVENT_TYPE_BYTES_MAX} bytes"
+            ));
         }
         for (i, (k, _)) in attributes.iter().enumerate() {
             if k.is_empty() || attributes[..i].iter().any(|(other, _)| other == k) {
-                return invalid(format!("event_emit: attribute key `{k}` is empty or repeated"));
+                return invalid(format!(
+                    "event_emit: attribute key `{k}` is empty or repeated"
+                ));
             }
         }
         c.data_mut().events.push(Event { ty, attributes });
         Ok(())
     }
 
-    pub(super) fn sha256(mut c: Caller<'_, HostState>, src: u32, len: u32, dst: u32) -> HostResult<()> {
+    pub(super) fn sha256(
+        mut c: Caller<'_, HostState>,
+        src: u32,
+        len: u32,
+        dst: u32,
+    ) -> HostResult<()> {
         charge(&mut c, fuel::sha256, len as usize)?;
         let (mem, _) = split(&mut c)?;
         let r = range(mem.len(), src, len as usize, "sha256 source")?;
@@ -296,14 +399,31 @@ mod imp {
         write(&mut c, dst, &digest, "sha256 destination")
     }
 
-    pub(super) fn secp256k1_verify(mut c: Caller<'_, HostState>, digest: u32, signature: u32, public_key: u32, public_key_len: u32) -> HostResult<u32> {
+    pub(super) fn secp256k1_verify(
+        mut c: Caller<'_, HostState>,
+        digest: u32,
+        signature: u32,
+        public_key: u32,
+        public_key_len: u32,
+    ) -> HostResult<u32> {
         charge(&mut c, fuel::secp256k1_verify, 0)?;
         let digest = read(&mut c, digest, 32, 32, "secp256k1_verify digest")?;
         let signature = read(&mut c, signature, 64, 64, "secp256k1_verify signature")?;
-        let key = read(&mut c, public_key, public_key_len, 65, "secp256k1_verify public key")?;
-        let valid = match (Signature::from_slice(&signature), VerifyingKey::from_sec1_bytes(&key)) {
+        let key = read(
+            &mut c,
+            public_key,
+            public_key_len,
+            65,
+            "secp256k1_verify public key",
+        )?;
+        let valid = match (
+            Signature::from_slice(&signature),
+            VerifyingKey::from_sec1_bytes(&key),
+        ) {
             // High-S signatures are malleable twins: refused, as for transactions.
-            (Ok(sig), Ok(vk)) => sig.normalize_s() == sig && vk.verify_prehash(&digest, &sig).is_ok(),
+            (Ok(sig), Ok(vk)) => {
+                sig.normalize_s() == sig && vk.verify_prehash(&digest, &sig).is_ok()
+            }
             _ => false,
         };
         Ok(u32::from(valid))
@@ -320,7 +440,9 @@ mod imp {
         // Long messages are cut rather than refused: the abort itself is what matters.
         let len = len.min(MESSAGE_BYTES_MAX as u32);
         let bytes = read(&mut c, src, len, MESSAGE_BYTES_MAX, "abort message")?;
-        Err(wasmtime::Error::new(HostTrap::Abort(String::from_utf8_lossy(&bytes).into_owned())))
+        Err(wasmtime::Error::new(HostTrap::Abort(
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )))
     }
 }
 

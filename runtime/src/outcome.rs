@@ -57,7 +57,10 @@ pub enum Failure {
     #[error("memory limit of {} bytes exceeded", crate::limits::MEMORY_BYTES_MAX)]
     MemoryLimit,
     /// The contract tried to grow a table beyond [`crate::limits::TABLE_ELEMENTS_MAX`].
-    #[error("table limit of {} elements exceeded", crate::limits::TABLE_ELEMENTS_MAX)]
+    #[error(
+        "table limit of {} elements exceeded",
+        crate::limits::TABLE_ELEMENTS_MAX
+    )]
     TableLimit,
     /// The wasm stack exceeded [`crate::limits::WASM_STACK_BYTES_MAX`].
     #[error("stack overflow")]

@@ -103,7 +103,10 @@ impl Overlay {
             return Ok(out);
         }
         let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut local = self.entries.range::<[u8], _>((Bound::Included(start), upper)).peekable();
+        let mut local = self
+            .entries
+            .range::<[u8], _>((Bound::Included(start), upper))
+            .peekable();
         let mut cursor = start.to_vec();
         let mut backing_done = false;
         let mut batch: std::vec::IntoIter<(Vec<u8>, Vec<u8>)> = Vec::new().into_iter();
@@ -161,13 +164,16 @@ mod tests {
     fn backing(keys: &[(&str, &str)]) -> MemoryState {
         let mut s = MemoryState::default();
         for (k, v) in keys {
-            s.storage.insert(k.as_bytes().to_vec(), v.as_bytes().to_vec());
+            s.storage
+                .insert(k.as_bytes().to_vec(), v.as_bytes().to_vec());
         }
         s
     }
 
     fn keys(v: &[(Vec<u8>, Vec<u8>)]) -> Vec<String> {
-        v.iter().map(|(k, _)| String::from_utf8_lossy(k).into_owned()).collect()
+        v.iter()
+            .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+            .collect()
     }
 
     #[test]
@@ -180,15 +186,22 @@ mod tests {
         let all = o.scan(&b, b"", None, 100).unwrap();
         assert_eq!(keys(&all), ["a", "bb", "c", "d"]);
         assert_eq!(all[2].1, b"30");
-        assert_eq!(keys(&o.scan(&b, b"a", Some(b"c"), 100).unwrap()), ["a", "bb"]);
+        assert_eq!(
+            keys(&o.scan(&b, b"a", Some(b"c"), 100).unwrap()),
+            ["a", "bb"]
+        );
         assert_eq!(keys(&o.scan(&b, b"", None, 2).unwrap()), ["a", "bb"]);
         assert!(o.scan(&b, b"c", Some(b"a"), 10).unwrap().is_empty());
     }
 
     #[test]
     fn overlay_scan_refills_when_removals_hide_a_batch() {
-        let pairs: Vec<(String, String)> = (0..50).map(|i| (format!("k{i:02}"), "v".into())).collect();
-        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(String, String)> =
+            (0..50).map(|i| (format!("k{i:02}"), "v".into())).collect();
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let b = backing(&refs);
         let mut o = Overlay::default();
         for i in 0..40 {

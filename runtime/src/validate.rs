@@ -13,7 +13,11 @@ use crate::limits::*;
 use vellum_abi::{ABI_VERSION_EXPORT, ENTRY_POINTS, IMPORT_MODULE, MEMORY_EXPORT};
 
 fn limit(what: &'static str, actual: u64, max: u64) -> Result<(), E> {
-    if actual > max { Err(E::Limit { what, actual, max }) } else { Ok(()) }
+    if actual > max {
+        Err(E::Limit { what, actual, max })
+    } else {
+        Ok(())
+    }
 }
 
 fn invalid(e: impl std::fmt::Display) -> E {
@@ -31,11 +35,16 @@ fn abi_val(t: vellum_abi::ValType) -> ValType {
 /// before compiling anything received from outside.
 pub fn validate(wasm: &[u8]) -> Result<(), E> {
     if wasm.len() > CODE_BYTES_MAX {
-        return Err(E::TooLarge { size: wasm.len(), max: CODE_BYTES_MAX });
+        return Err(E::TooLarge {
+            size: wasm.len(),
+            max: CODE_BYTES_MAX,
+        });
     }
     // Full validation first, with exactly the features the engine enables: SIMD, threads,
     // atomics and the other disabled proposals fail here with wasmparser's message.
-    Validator::new_with_features(ALLOWED_FEATURES).validate_all(wasm).map_err(invalid)?;
+    Validator::new_with_features(ALLOWED_FEATURES)
+        .validate_all(wasm)
+        .map_err(invalid)?;
 
     let mut types: Vec<Option<FuncType>> = Vec::new();
     let mut func_types: Vec<u32> = Vec::new(); // type index of every function, imports first
@@ -52,8 +61,16 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
                     for sub in group.map_err(invalid)?.into_types() {
                         types.push(match sub.composite_type.inner {
                             CompositeInnerType::Func(f) => {
-                                limit("function parameters", f.params().len() as u64, FUNCTION_PARAMS_MAX as u64)?;
-                                limit("function results", f.results().len() as u64, FUNCTION_PARAMS_MAX as u64)?;
+                                limit(
+                                    "function parameters",
+                                    f.params().len() as u64,
+                                    FUNCTION_PARAMS_MAX as u64,
+                                )?;
+                                limit(
+                                    "function results",
+                                    f.results().len() as u64,
+                                    FUNCTION_PARAMS_MAX as u64,
+                                )?;
                                 Some(f)
                             }
                             _ => None,
@@ -73,19 +90,33 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
                     }
                     let host = vellum_abi::host_function(import.name).ok_or_else(unknown)?;
                     let TypeRef::Func(type_index) = import.ty else {
-                        return Err(E::Forbidden(format!("import `{}` is not a function", import.name)));
+                        return Err(E::Forbidden(format!(
+                            "import `{}` is not a function",
+                            import.name
+                        )));
                     };
-                    let ty = types.get(type_index as usize).and_then(Option::as_ref).ok_or_else(unknown)?;
-                    let expected_params: Vec<ValType> = host.params.iter().copied().map(abi_val).collect();
-                    let expected_results: Vec<ValType> = host.results.iter().copied().map(abi_val).collect();
-                    if ty.params() != expected_params.as_slice() || ty.results() != expected_results.as_slice() {
+                    let ty = types
+                        .get(type_index as usize)
+                        .and_then(Option::as_ref)
+                        .ok_or_else(unknown)?;
+                    let expected_params: Vec<ValType> =
+                        host.params.iter().copied().map(abi_val).collect();
+                    let expected_results: Vec<ValType> =
+                        host.results.iter().copied().map(abi_val).collect();
+                    if ty.params() != expected_params.as_slice()
+                        || ty.results() != expected_results.as_slice()
+                    {
                         return Err(E::ImportSignature(import.name.to_string()));
                     }
                     func_types.push(type_index);
                 }
             }
             Payload::FunctionSection(reader) => {
-                limit("functions", u64::from(reader.count()), u64::from(FUNCTIONS_MAX))?;
+                limit(
+                    "functions",
+                    u64::from(reader.count()),
+                    u64::from(FUNCTIONS_MAX),
+                )?;
                 for t in reader {
                     func_types.push(t.map_err(invalid)?);
                 }
@@ -94,7 +125,11 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
                 limit("tables", u64::from(reader.count()), u64::from(TABLES_MAX))?;
                 for table in reader {
                     let table = table.map_err(invalid)?;
-                    limit("table initial elements", table.ty.initial, TABLE_ELEMENTS_MAX)?;
+                    limit(
+                        "table initial elements",
+                        table.ty.initial,
+                        TABLE_ELEMENTS_MAX,
+                    )?;
                     if let Some(max) = table.ty.maximum {
                         limit("table maximum elements", max, TABLE_ELEMENTS_MAX)?;
                     }
@@ -104,7 +139,11 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
                 for memory in reader {
                     let memory = memory.map_err(invalid)?;
                     memories += 1;
-                    limit("initial memory pages", memory.initial, MEMORY_PAGES_INITIAL_MAX)?;
+                    limit(
+                        "initial memory pages",
+                        memory.initial,
+                        MEMORY_PAGES_INITIAL_MAX,
+                    )?;
                     memory_pages = Some(memory.initial);
                 }
             }
@@ -120,16 +159,26 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
             }
             Payload::StartSection { .. } => return Err(E::StartFunction),
             Payload::ElementSection(reader) => {
-                limit("element segments", u64::from(reader.count()), u64::from(ELEMENT_SEGMENTS_MAX))?;
+                limit(
+                    "element segments",
+                    u64::from(reader.count()),
+                    u64::from(ELEMENT_SEGMENTS_MAX),
+                )?;
             }
             Payload::DataSection(reader) => {
-                limit("data segments", u64::from(reader.count()), u64::from(DATA_SEGMENTS_MAX))?;
+                limit(
+                    "data segments",
+                    u64::from(reader.count()),
+                    u64::from(DATA_SEGMENTS_MAX),
+                )?;
                 for data in reader {
                     let data = data.map_err(invalid)?;
                     if let DataKind::Active { offset_expr, .. } = data.kind {
                         let mut ops = offset_expr.get_operators_reader();
                         let offset = match (ops.read(), ops.read()) {
-                            (Ok(Operator::I32Const { value }), Ok(Operator::End)) => u64::from(value as u32),
+                            (Ok(Operator::I32Const { value }), Ok(Operator::End)) => {
+                                u64::from(value as u32)
+                            }
                             _ => {
                                 return Err(E::Forbidden(
                                     "data segment offsets must be a single i32.const".into(),
@@ -142,20 +191,30 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
             }
             Payload::CodeSectionEntry(body) => {
                 let size = body.range().len() as u64;
-                limit("function body bytes", size, u64::from(FUNCTION_BODY_BYTES_MAX))?;
+                limit(
+                    "function body bytes",
+                    size,
+                    u64::from(FUNCTION_BODY_BYTES_MAX),
+                )?;
                 let mut locals = 0u64;
                 for group in body.get_locals_reader().map_err(invalid)? {
                     let (count, _) = group.map_err(invalid)?;
                     locals += u64::from(count);
                 }
-                limit("locals in one function", locals, u64::from(FUNCTION_LOCALS_MAX))?;
+                limit(
+                    "locals in one function",
+                    locals,
+                    u64::from(FUNCTION_LOCALS_MAX),
+                )?;
             }
             _ => {}
         }
     }
 
     if memories != 1 {
-        return Err(E::Memory(format!("exactly one memory is required, found {memories}")));
+        return Err(E::Memory(format!(
+            "exactly one memory is required, found {memories}"
+        )));
     }
     let memory_bytes = memory_pages.unwrap_or(0) * WASM_PAGE_BYTES;
     for (offset, len) in data_segments {

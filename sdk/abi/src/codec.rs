@@ -36,7 +36,10 @@ struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
     fn u32(&mut self) -> Result<u32, DecodeError> {
-        let (head, rest) = self.0.split_first_chunk::<4>().ok_or(DecodeError::Truncated)?;
+        let (head, rest) = self
+            .0
+            .split_first_chunk::<4>()
+            .ok_or(DecodeError::Truncated)?;
         self.0 = rest;
         Ok(u32::from_le_bytes(*head))
     }
@@ -50,7 +53,9 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
     fn string(&mut self) -> Result<String, DecodeError> {
-        core::str::from_utf8(self.bytes()?).map(String::from).map_err(|_| DecodeError::NotUtf8)
+        core::str::from_utf8(self.bytes()?)
+            .map(String::from)
+            .map_err(|_| DecodeError::NotUtf8)
     }
 }
 
@@ -58,7 +63,11 @@ impl<'a> Reader<'a> {
 /// as a `u32` length and its bytes).
 pub fn encode_event(ty: &str, attributes: &[(&str, &str)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(
-        8 + ty.len() + attributes.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>(),
+        8 + ty.len()
+            + attributes
+                .iter()
+                .map(|(k, v)| 8 + k.len() + v.len())
+                .sum::<usize>(),
     );
     put(&mut out, ty.as_bytes());
     out.extend_from_slice(&(attributes.len() as u32).to_le_bytes());
@@ -105,7 +114,10 @@ pub fn encode_scan<'a>(entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) 
 
 /// Length [`encode_scan`] would produce for these entries.
 pub fn encoded_scan_len<'a>(entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> usize {
-    entries.into_iter().map(|(k, v)| 8 + k.len() + v.len()).sum()
+    entries
+        .into_iter()
+        .map(|(k, v)| 8 + k.len() + v.len())
+        .sum()
 }
 
 /// Decodes [`encode_scan`]'s format.
@@ -130,9 +142,18 @@ mod tests {
         let buf = encode_event("access", &[("document_id", "d1"), ("actor", "ab")]);
         let (ty, attrs) = decode_event(&buf, 8).unwrap();
         assert_eq!(ty, "access");
-        assert_eq!(attrs, vec![("document_id".into(), "d1".into()), ("actor".into(), "ab".into())]);
+        assert_eq!(
+            attrs,
+            vec![
+                ("document_id".into(), "d1".into()),
+                ("actor".into(), "ab".into())
+            ]
+        );
         for cut in 0..buf.len() {
-            assert!(decode_event(&buf[..cut], 8).is_err(), "prefix {cut} decoded");
+            assert!(
+                decode_event(&buf[..cut], 8).is_err(),
+                "prefix {cut} decoded"
+            );
         }
         let mut longer = buf.clone();
         longer.push(0);
@@ -160,7 +181,10 @@ mod tests {
         let entries: [(&[u8], &[u8]); 2] = [(b"a", b"1"), (b"bb", b"")];
         let buf = encode_scan(entries);
         assert_eq!(buf.len(), encoded_scan_len(entries));
-        assert_eq!(decode_scan(&buf).unwrap(), vec![(b"a".to_vec(), b"1".to_vec()), (b"bb".to_vec(), vec![])]);
+        assert_eq!(
+            decode_scan(&buf).unwrap(),
+            vec![(b"a".to_vec(), b"1".to_vec()), (b"bb".to_vec(), vec![])]
+        );
         assert!(decode_scan(&buf[..buf.len() - 1]).is_err());
     }
 }

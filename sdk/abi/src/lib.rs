@@ -206,7 +206,11 @@ mod tests {
     #[test]
     fn names_are_unique_and_fuel_table_matches() {
         for (i, f) in HOST_FUNCTIONS.iter().enumerate() {
-            assert!(HOST_FUNCTIONS[i + 1..].iter().all(|g| g.name != f.name), "{}", f.name);
+            assert!(
+                HOST_FUNCTIONS[i + 1..].iter().all(|g| g.name != f.name),
+                "{}",
+                f.name
+            );
             assert!(f.results.len() <= 1);
         }
         assert_eq!(fuel::storage_write, (2_000, 10));
