@@ -36,6 +36,10 @@ pub const WASM_PAGE_BYTES: u64 = 64 * 1024;
 pub const MEMORY_PAGES_INITIAL_MAX: u64 = 64;
 /// Largest linear memory a call may grow to, in bytes (16 MiB).
 pub const MEMORY_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Bytes at the start of each pooled linear memory that stay mapped between calls (only the
+/// pages a call dirtied are zeroed again), so a call does not page-fault on its stack, data and
+/// first heap pages.
+pub const MEMORY_KEEP_RESIDENT_BYTES: usize = 2 * 1024 * 1024;
 /// Wasm stack a call may use, in bytes; deeper recursion ends in a stack-overflow failure.
 pub const WASM_STACK_BYTES_MAX: usize = 512 * 1024;
 /// Native stack of every thread that runs guests. It must exceed [`WASM_STACK_BYTES_MAX`] by a

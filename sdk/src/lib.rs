@@ -41,6 +41,8 @@
 extern crate alloc;
 
 mod address;
+#[cfg(all(target_arch = "wasm32", feature = "bump-allocator"))]
+mod allocator;
 mod imports;
 mod ops;
 pub mod storage;

@@ -3,7 +3,6 @@
 //! bounds-checks everything again on its side.
 
 use alloc::string::ToString;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::imports as raw;
@@ -15,9 +14,13 @@ const READ_BUFFER_BYTES: usize = 1024;
 pub(crate) fn input() -> Vec<u8> {
     // SAFETY: `input_len` takes no pointer.
     let len = unsafe { raw::input_len() } as usize;
-    let mut buf = vec![0u8; len];
-    // SAFETY: `buf` has exactly `input_len()` writable bytes, which is what `input_read` fills.
-    unsafe { raw::input_read(buf.as_mut_ptr() as u32) };
+    let mut buf: Vec<u8> = Vec::with_capacity(len);
+    // SAFETY: `buf` has `input_len()` writable bytes, all of which `input_read` fills, so they
+    // are initialised when the length is set.
+    unsafe {
+        raw::input_read(buf.as_mut_ptr() as u32);
+        buf.set_len(len);
+    }
     buf
 }
 
@@ -70,10 +73,10 @@ pub(crate) fn storage_remove(key: &[u8]) {
 
 /// Entries with `start <= key < end` (`end` empty: no upper bound), at most `limit`.
 pub(crate) fn storage_scan(start: &[u8], end: &[u8], limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut buf = vec![0u8; READ_BUFFER_BYTES * 16];
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_BUFFER_BYTES * 16);
     loop {
-        // SAFETY: `start` and `end` are read-only inputs; `buf` has `buf.len()` writable bytes
-        // and the host writes only when the whole result fits in them.
+        // SAFETY: `start` and `end` are read-only inputs; `buf` has `buf.capacity()` writable
+        // bytes and the host writes only when the whole result fits in them.
         let len = unsafe {
             raw::storage_scan(
                 start.as_ptr() as u32,
@@ -82,11 +85,12 @@ pub(crate) fn storage_scan(start: &[u8], end: &[u8], limit: u32) -> Vec<(Vec<u8>
                 end.len() as u32,
                 limit,
                 buf.as_mut_ptr() as u32,
-                buf.len() as u32,
+                buf.capacity() as u32,
             )
         } as usize;
-        if len <= buf.len() {
-            buf.truncate(len);
+        if len <= buf.capacity() {
+            // SAFETY: the host has just initialised the first `len` bytes (len <= capacity).
+            unsafe { buf.set_len(len) };
             // The host produced this encoding; a decoding failure would be a host bug, and
             // aborting is the right answer to it.
             return match vellum_abi::codec::decode_scan(&buf) {

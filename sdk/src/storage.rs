@@ -1,8 +1,9 @@
 //! Typed storage: single [`Item`]s and [`Map`]s with ordered, paged iteration.
 //!
-//! Values are JSON (serde_json), which is deterministic for the types contracts store (structs,
-//! vectors, strings, integers; never hash maps). Keys are laid out so that iteration order is
-//! meaningful:
+//! Values are encoded with postcard: compact, fast in wasm, and deterministic for the types
+//! contracts store (structs, vectors, strings, integers; never hash maps). Types that print
+//! differently for humans (such as [`Address`]) use their compact binary form there. Keys are
+//! laid out so that iteration order is meaningful:
 //!
 //! - an item lives at its name;
 //! - a map entry lives at `len(namespace) as u16 BE || namespace || key`;
@@ -19,12 +20,12 @@ use serde::de::DeserializeOwned;
 
 use crate::{Address, StdError, ops};
 
-fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StdError> {
-    serde_json::to_vec(value).map_err(|e| StdError::Serialization(alloc::format!("{e}")))
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StdError> {
+    postcard::to_allocvec(value).map_err(|e| StdError::Serialization(alloc::format!("{e}")))
 }
 
-fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StdError> {
-    serde_json::from_slice(bytes).map_err(|e| StdError::Serialization(alloc::format!("{e}")))
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StdError> {
+    postcard::from_bytes(bytes).map_err(|e| StdError::Serialization(alloc::format!("{e}")))
 }
 
 /// One value stored under a fixed name.
@@ -46,7 +47,7 @@ impl<T: Serialize + DeserializeOwned> Item<T> {
     /// The value, or `None` if it was never saved.
     pub fn may_load(&self) -> Result<Option<T>, StdError> {
         ops::storage_read(self.key.as_bytes())
-            .map(|b| from_json(&b))
+            .map(|b| decode(&b))
             .transpose()
     }
 
@@ -58,7 +59,7 @@ impl<T: Serialize + DeserializeOwned> Item<T> {
 
     /// Saves the value.
     pub fn save(&self, value: &T) -> Result<(), StdError> {
-        ops::storage_write(self.key.as_bytes(), &to_json(value)?);
+        ops::storage_write(self.key.as_bytes(), &encode(value)?);
         Ok(())
     }
 
@@ -183,7 +184,7 @@ fn range<K: Key, V: DeserializeOwned>(
                 .get(base.len()..)
                 .and_then(K::decode)
                 .ok_or_else(|| StdError::Serialization("undecodable map key".into()))?;
-            Ok((key, from_json(&value)?))
+            Ok((key, decode(&value)?))
         })
         .collect()
 }
@@ -219,7 +220,7 @@ impl<K: Key, V: Serialize + DeserializeOwned> Map<K, V> {
     /// The value under `key`, if any.
     pub fn may_load(&self, key: &K) -> Result<Option<V>, StdError> {
         ops::storage_read(&self.full_key(key))
-            .map(|b| from_json(&b))
+            .map(|b| decode(&b))
             .transpose()
     }
 
@@ -236,7 +237,7 @@ impl<K: Key, V: Serialize + DeserializeOwned> Map<K, V> {
 
     /// Saves `value` under `key`.
     pub fn save(&self, key: &K, value: &V) -> Result<(), StdError> {
-        ops::storage_write(&self.full_key(key), &to_json(value)?);
+        ops::storage_write(&self.full_key(key), &encode(value)?);
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use vellum_sdk::storage::{Item, Map};
+use vellum_sdk::storage::Map;
 use vellum_sdk::{Address, Ctx, Event, StdError, entry_point};
 
 /// Longest document id, in bytes.
@@ -23,7 +23,6 @@ pub const HISTORY_PAGE_MAX: u32 = 1000;
 
 const DOCUMENTS: Map<String, Document> = Map::new("doc");
 const HISTORY: Map<(String, u64), Entry> = Map::new("hist");
-const DOCUMENT_COUNT: Item<u64> = Item::new("count");
 
 /// A document's current state.
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -34,9 +33,8 @@ pub struct Document {
     pub versions: Vec<String>,
     /// Who may access, besides the custodian (ascending).
     pub grantees: Vec<Address>,
-    /// Free-form metadata given at registration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Box<RawValue>>,
+    /// Free-form metadata given at registration, as its JSON text.
+    pub metadata: Option<String>,
     /// Number of history entries.
     pub history_len: u64,
 }
@@ -57,23 +55,59 @@ pub struct Entry {
     /// Transaction that recorded it (hex).
     pub tx_hash: String,
     /// Document hash of a `register` or `update`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     /// Version created by a `register` or `update`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
     /// Grantee of a `grant` or `revoke`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grantee: Option<Address>,
     /// Stated purpose of an `access` or `access_denied`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
     /// Previous custodian of a `transfer` (the actor).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Address>,
     /// New custodian of a `transfer`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_custodian: Option<Address>,
+}
+
+/// How an [`Entry`] is shown to clients: fields that do not apply to its action are left out.
+#[derive(Serialize, Debug, PartialEq)]
+pub struct EntryView<'a> {
+    pub seq: u64,
+    pub action: &'a str,
+    pub actor: Address,
+    pub block_height: u64,
+    pub block_time_ms: u64,
+    pub tx_hash: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grantee: Option<Address>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Address>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_custodian: Option<Address>,
+}
+
+impl<'a> From<&'a Entry> for EntryView<'a> {
+    fn from(e: &'a Entry) -> Self {
+        Self {
+            seq: e.seq,
+            action: &e.action,
+            actor: e.actor,
+            block_height: e.block_height,
+            block_time_ms: e.block_time_ms,
+            tx_hash: &e.tx_hash,
+            sha256: e.sha256.as_deref(),
+            version: e.version,
+            grantee: e.grantee,
+            purpose: e.purpose.as_deref(),
+            from: e.from,
+            new_custodian: e.new_custodian,
+        }
+    }
 }
 
 /// Instantiate message: `{}`.
@@ -174,9 +208,9 @@ pub struct DocumentResponse {
 }
 
 /// Answer of the `history` query.
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-pub struct HistoryResponse {
-    pub entries: Vec<Entry>,
+#[derive(Serialize, Debug, PartialEq)]
+pub struct HistoryResponse<'a> {
+    pub entries: Vec<EntryView<'a>>,
 }
 
 /// Answer of the `verify` query.
@@ -201,7 +235,8 @@ pub enum ExecuteResponse {
 #[serde(untagged)]
 pub enum QueryResponse {
     Document(DocumentResponse),
-    History(HistoryResponse),
+    /// The serialised [`HistoryResponse`] (its entries borrow from storage reads).
+    History(Box<RawValue>),
     Verify(VerifyResponse),
 }
 
@@ -340,7 +375,6 @@ fn record(
 
 #[entry_point]
 pub fn instantiate(_ctx: &mut Ctx, _msg: InstantiateMsg) -> Result<(), ContractError> {
-    DOCUMENT_COUNT.save(&0)?;
     Ok(())
 }
 
@@ -362,11 +396,9 @@ pub fn execute(ctx: &mut Ctx, msg: ExecuteMsg) -> Result<ExecuteResponse, Contra
                 custodian: ctx.env.caller,
                 versions: vec![sha256.clone()],
                 grantees: Vec::new(),
-                metadata,
+                metadata: metadata.map(|m| m.get().to_string()),
                 history_len: 0,
             };
-            let count = DOCUMENT_COUNT.may_load()?.unwrap_or(0);
-            DOCUMENT_COUNT.save(&(count + 1))?;
             record(ctx, document_id.clone(), doc, "register", |e| {
                 e.sha256 = Some(sha256);
                 e.version = Some(1);
@@ -483,7 +515,11 @@ pub fn query(_ctx: &Ctx, msg: QueryMsg) -> Result<QueryResponse, ContractError> 
                 version: doc.versions.len() as u64,
                 grantees: doc.grantees,
                 history_len: doc.history_len,
-                metadata: doc.metadata,
+                metadata: doc
+                    .metadata
+                    .map(RawValue::from_string)
+                    .transpose()
+                    .map_err(|e| ContractError::Std(StdError::Serialization(e.to_string())))?,
             }))
         }
         QueryMsg::History {
@@ -499,7 +535,13 @@ pub fn query(_ctx: &Ctx, msg: QueryMsg) -> Result<QueryResponse, ContractError> 
                 .into_iter()
                 .map(|(_, e)| e)
                 .collect();
-            Ok(R::History(HistoryResponse { entries }))
+            let page = HistoryResponse {
+                entries: entries.iter().map(EntryView::from).collect(),
+            };
+            let json = serde_json::to_string(&page)
+                .and_then(RawValue::from_string)
+                .map_err(|e| ContractError::Std(StdError::Serialization(e.to_string())))?;
+            Ok(R::History(json))
         }
         QueryMsg::Verify {
             document_id,

@@ -1,6 +1,6 @@
 //! `#[entry_point]`: exports a contract function as a Vellum entry point.
 //!
-//! ```ignore
+//! ```text
 //! #[vellum_sdk::entry_point]
 //! pub fn execute(ctx: &mut Ctx, msg: ExecuteMsg) -> Result<Response, ContractError> { ... }
 //! ```

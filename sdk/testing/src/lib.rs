@@ -154,6 +154,32 @@ pub fn build_contract_path(crate_dir: impl AsRef<Path>) -> Result<PathBuf, Build
     Ok(artifact)
 }
 
+/// Flags that make the wasm independent of where the sources live: panic messages embed source
+/// paths, so without these a contract's code hash would depend on the checkout directory and
+/// on `CARGO_HOME`.
+pub fn reproducible_rustflags(crate_dir: &Path) -> String {
+    let workspace = Command::new(cargo())
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .current_dir(crate_dir)
+        .output()
+        .ok()
+        .and_then(|o| {
+            PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+                .parent()
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| crate_dir.to_path_buf());
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent"));
+    [
+        format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
+        format!("--remap-path-prefix={}=/vellum", workspace.display()),
+    ]
+    .join("\u{1f}")
+}
+
 /// What a successful execute or instantiate returned.
 #[derive(Debug, Clone)]
 pub struct Executed {
