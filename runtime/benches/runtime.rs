@@ -10,6 +10,8 @@
 //! - `module_load/disk_cache` against `module_load/compile`: the custody module loaded from the
 //!   on-disk cache and compiled from wasm.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

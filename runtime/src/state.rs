@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use crate::{CodeHash, StateError};
+pub use vellum_abi::codec::Entries;
 
 /// The node's read-only view of the chain for one call: the called contract's storage (keys are
 /// contract-relative) and the code store.
@@ -15,12 +16,7 @@ pub trait StateView: Send + Sync {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
     /// Up to `limit` entries with `start <= key < end` (no upper bound when `end` is `None`),
     /// in ascending key order.
-    fn scan(
-        &self,
-        start: &[u8],
-        end: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError>;
+    fn scan(&self, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Entries, StateError>;
     /// The wasm bytes stored under `code_hash`. Asked only when the module is in neither the
     /// in-memory nor the on-disk cache.
     fn code(&self, code_hash: &CodeHash) -> Result<Option<Vec<u8>>, StateError>;
@@ -56,12 +52,7 @@ impl StateView for MemoryState {
         Ok(self.storage.get(key).cloned())
     }
 
-    fn scan(
-        &self,
-        start: &[u8],
-        end: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    fn scan(&self, start: &[u8], end: Option<&[u8]>, limit: usize) -> Result<Entries, StateError> {
         let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
         Ok(self
             .storage
@@ -97,7 +88,7 @@ impl Overlay {
         start: &[u8],
         end: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    ) -> Result<Entries, StateError> {
         let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         if limit == 0 || end.is_some_and(|e| e <= start) {
             return Ok(out);

@@ -2,6 +2,8 @@
 //! `vellum_abi::HOST_FUNCTIONS`, with the same signatures, and validation accepts exactly those
 //! imports.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use vellum_abi::{HOST_FUNCTIONS, IMPORT_MODULE, ValType};
 use vellum_runtime::{Runtime, RuntimeConfig, RuntimeError, ValidationError, validate};
 

@@ -1,6 +1,8 @@
 //! The compiled-module cache: a restart loads modules from disk without recompiling, a corrupted
 //! or truncated cache file is detected and recompiled, and missing code is a typed error.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use vellum_runtime::{

@@ -6,6 +6,8 @@
 //!
 //! A custom harness (`harness = false`) so the binary can re-run itself as the child.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, ExitCode};
 

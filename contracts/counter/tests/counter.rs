@@ -1,5 +1,7 @@
 //! The counter contract on the real runtime.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::json;
 
 use vellum_testing::{Failure, TestChain, account, build_contract};

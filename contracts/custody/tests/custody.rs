@@ -1,6 +1,8 @@
 //! The custody contract, message by message, on the real runtime: every SPEC.md section 5
 //! behaviour and every refusal, with the state checked to be unchanged after each refusal.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::{Value, json};
 
 use vellum_testing::{Address, Failure, TestChain, account, build_contract, hex_addr};

@@ -120,8 +120,11 @@ pub fn encoded_scan_len<'a>(entries: impl IntoIterator<Item = (&'a [u8], &'a [u8
         .sum()
 }
 
+/// Key-value pairs in key order, as a scan returns them.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Decodes [`encode_scan`]'s format.
-pub fn decode_scan(buf: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, DecodeError> {
+pub fn decode_scan(buf: &[u8]) -> Result<Entries, DecodeError> {
     let mut r = Reader(buf);
     let mut out = Vec::new();
     while !r.0.is_empty() {
