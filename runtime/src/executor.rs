@@ -277,7 +277,7 @@ impl Inner {
             func.call(&mut store, ())
         });
         let fuel_left = store.get_fuel().map_err(RuntimeError::engine)?;
-        let fuel_used = call.fuel_limit.saturating_sub(fuel_left);
+        let mut fuel_used = call.fuel_limit.saturating_sub(fuel_left);
         let data = store.into_data();
         let result = match result {
             Ok(code) => match vellum_abi::ReturnCode::from_raw(code) {
@@ -296,7 +296,25 @@ impl Inner {
                 )),
                 None => Err(Failure::InvalidReturn(code)),
             },
-            Err(e) => Err(classify(e)?),
+            Err(e) => {
+                let failure = classify(e)?;
+                // wasmtime writes the fuel counter back only at calls, returns and fuel checks,
+                // so after a trap raised inside wasm code (division by zero, out-of-bounds
+                // access, a limit hit by `memory.grow`, stack overflow) the counter misses the
+                // work done since the last such point. Charging the whole limit keeps a trapping
+                // call from having done up to its limit of work for nearly nothing. Host traps
+                // (`abort`, invalid host calls) and out-of-fuel are exact already.
+                if matches!(
+                    failure,
+                    Failure::Trap(_)
+                        | Failure::MemoryLimit
+                        | Failure::TableLimit
+                        | Failure::StackOverflow
+                ) {
+                    fuel_used = call.fuel_limit;
+                }
+                Err(failure)
+            }
         };
         Ok(Outcome { fuel_used, result })
     }

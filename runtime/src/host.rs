@@ -205,8 +205,8 @@ mod imp {
     }
 
     pub(super) fn output_write(mut c: Caller<'_, HostState>, src: u32, len: u32) -> HostResult<()> {
-        charge(&mut c, fuel::output_write, len as usize)?;
         let out = read(&mut c, src, len, OUTPUT_BYTES_MAX, "output_write")?;
+        charge(&mut c, fuel::output_write, out.len())?;
         c.data_mut().output = out;
         Ok(())
     }
@@ -218,8 +218,8 @@ mod imp {
         dst: u32,
         dst_cap: u32,
     ) -> HostResult<i64> {
-        charge(&mut c, fuel::storage_read, key_len as usize)?;
         let key = read(&mut c, key, key_len, KEY_BYTES_MAX, "storage_read key")?;
+        charge(&mut c, fuel::storage_read, key.len())?;
         let st = c.data();
         let value = match st.overlay.get(&key) {
             Some(v) => v.clone(),
@@ -243,11 +243,6 @@ mod imp {
         value_len: u32,
     ) -> HostResult<()> {
         deny_in_query(&c, "storage_write")?;
-        charge(
-            &mut c,
-            fuel::storage_write,
-            key_len as usize + value_len as usize,
-        )?;
         let key = read(&mut c, key, key_len, KEY_BYTES_MAX, "storage_write key")?;
         let value = read(
             &mut c,
@@ -256,6 +251,7 @@ mod imp {
             VALUE_BYTES_MAX,
             "storage_write value",
         )?;
+        charge(&mut c, fuel::storage_write, key.len() + value.len())?;
         record_write(&mut c, key, Some(value))
     }
 
@@ -265,8 +261,8 @@ mod imp {
         key_len: u32,
     ) -> HostResult<()> {
         deny_in_query(&c, "storage_remove")?;
-        charge(&mut c, fuel::storage_remove, key_len as usize)?;
         let key = read(&mut c, key, key_len, KEY_BYTES_MAX, "storage_remove key")?;
+        charge(&mut c, fuel::storage_remove, key.len())?;
         record_write(&mut c, key, None)
     }
 
@@ -281,11 +277,6 @@ mod imp {
         dst: u32,
         dst_cap: u32,
     ) -> HostResult<i64> {
-        charge(
-            &mut c,
-            fuel::storage_scan,
-            start_len as usize + end_len as usize,
-        )?;
         let start = read(
             &mut c,
             start,
@@ -304,6 +295,8 @@ mod imp {
                 "storage_scan end",
             )?)
         };
+        let bounds_len = start.len() + end.as_ref().map_or(0, Vec::len);
+        charge(&mut c, fuel::storage_scan, bounds_len)?;
         let limit = limit.min(SCAN_ENTRIES_MAX) as usize;
         let st = c.data();
         let entries = st
@@ -359,13 +352,13 @@ mod imp {
 
     pub(super) fn event_emit(mut c: Caller<'_, HostState>, src: u32, len: u32) -> HostResult<()> {
         deny_in_query(&c, "event_emit")?;
-        charge(&mut c, fuel::event_emit, len as usize)?;
         if c.data().events.len() >= EVENTS_PER_CALL_MAX {
             return invalid(format!(
                 "more than {EVENTS_PER_CALL_MAX} events in one call"
             ));
         }
         let bytes = read(&mut c, src, len, EVENT_BYTES_MAX, "event_emit")?;
+        charge(&mut c, fuel::event_emit, bytes.len())?;
         let (ty, attributes) = match codec::decode_event(&bytes, EVENT_ATTRIBUTES_MAX) {
             Ok(e) => e,
             Err(e) => return invalid(format!("event_emit: {e}")),
@@ -392,9 +385,10 @@ mod imp {
         len: u32,
         dst: u32,
     ) -> HostResult<()> {
-        charge(&mut c, fuel::sha256, len as usize)?;
         let (mem, _) = split(&mut c)?;
         let r = range(mem.len(), src, len as usize, "sha256 source")?;
+        charge(&mut c, fuel::sha256, r.len())?;
+        let (mem, _) = split(&mut c)?;
         let digest = Sha256::digest(&mem[r]);
         write(&mut c, dst, &digest, "sha256 destination")
     }
@@ -430,8 +424,8 @@ mod imp {
     }
 
     pub(super) fn debug_log(mut c: Caller<'_, HostState>, src: u32, len: u32) -> HostResult<()> {
-        charge(&mut c, fuel::debug_log, len as usize)?;
         let bytes = read(&mut c, src, len, MESSAGE_BYTES_MAX, "debug_log")?;
+        charge(&mut c, fuel::debug_log, bytes.len())?;
         tracing::debug!(target: "vellum::contract", "{}", String::from_utf8_lossy(&bytes));
         Ok(())
     }

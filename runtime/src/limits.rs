@@ -18,6 +18,15 @@ pub const FUNCTION_PARAMS_MAX: usize = 32;
 pub const FUNCTION_LOCALS_MAX: u32 = 4_096;
 /// Largest single function body, in bytes.
 pub const FUNCTION_BODY_BYTES_MAX: u32 = 512 * 1024;
+/// Most `block`, `loop` and `if` frames in one function. Compile time with fuel metering grows
+/// with the square of this number (20,000 loops in one function took 4.5 s to compile). The
+/// custody contract's largest function has 136.
+pub const FUNCTION_CONTROL_FRAMES_MAX: u32 = 1_024;
+/// Most control frames in the whole module (the custody contract has 2,804), which bounds the
+/// worst compile time to well under a second.
+pub const MODULE_CONTROL_FRAMES_MAX: u32 = 32_768;
+/// Most targets of one `br_table` (cranelift refuses more than 65,520).
+pub const BR_TABLE_TARGETS_MAX: u32 = 16_384;
 /// Most globals a module may define.
 pub const GLOBALS_MAX: u32 = 1_024;
 /// Most data segments a module may define.

@@ -3,8 +3,8 @@
 //! the resource limiter.
 
 use wasmparser::{
-    CompositeInnerType, DataKind, ExternalKind, FuncType, Operator, Parser, Payload, TypeRef,
-    ValType, Validator,
+    CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncType, Operator,
+    Parser, Payload, TypeRef, ValType, Validator,
 };
 
 use crate::ValidationError as E;
@@ -31,6 +31,18 @@ fn abi_val(t: vellum_abi::ValType) -> ValType {
     }
 }
 
+/// The offset of an active segment, which must be a plain `i32.const` (what compilers emit):
+/// anything else could only be checked at instantiation.
+fn const_offset(expr: &wasmparser::ConstExpr<'_>, what: &str) -> Result<u64, E> {
+    let mut ops = expr.get_operators_reader();
+    match (ops.read(), ops.read()) {
+        (Ok(Operator::I32Const { value }), Ok(Operator::End)) => Ok(u64::from(value as u32)),
+        _ => Err(E::Forbidden(format!(
+            "{what} offsets must be a single i32.const"
+        ))),
+    }
+}
+
 /// Checks a module against the ABI and [`crate::limits`]. Cheap relative to compilation; run it
 /// before compiling anything received from outside.
 pub fn validate(wasm: &[u8]) -> Result<(), E> {
@@ -52,6 +64,9 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
     let mut memories = 0u32;
     let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
     let mut data_segments: Vec<(u64, u64)> = Vec::new(); // (offset, len) of active segments
+    let mut element_segments: Vec<(u64, u64)> = Vec::new(); // (offset, count) of active segments
+    let mut table_elements: Option<u64> = None;
+    let mut module_frames = 0u64;
 
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.map_err(invalid)? {
@@ -130,6 +145,7 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
                         table.ty.initial,
                         TABLE_ELEMENTS_MAX,
                     )?;
+                    table_elements = Some(table.ty.initial);
                     if let Some(max) = table.ty.maximum {
                         limit("table maximum elements", max, TABLE_ELEMENTS_MAX)?;
                     }
@@ -164,6 +180,17 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
                     u64::from(reader.count()),
                     u64::from(ELEMENT_SEGMENTS_MAX),
                 )?;
+                for element in reader {
+                    let element = element.map_err(invalid)?;
+                    if let ElementKind::Active { offset_expr, .. } = element.kind {
+                        let offset = const_offset(&offset_expr, "element segment")?;
+                        let count = match &element.items {
+                            ElementItems::Functions(r) => r.count(),
+                            ElementItems::Expressions(_, r) => r.count(),
+                        };
+                        element_segments.push((offset, u64::from(count)));
+                    }
+                }
             }
             Payload::DataSection(reader) => {
                 limit(
@@ -174,17 +201,7 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
                 for data in reader {
                     let data = data.map_err(invalid)?;
                     if let DataKind::Active { offset_expr, .. } = data.kind {
-                        let mut ops = offset_expr.get_operators_reader();
-                        let offset = match (ops.read(), ops.read()) {
-                            (Ok(Operator::I32Const { value }), Ok(Operator::End)) => {
-                                u64::from(value as u32)
-                            }
-                            _ => {
-                                return Err(E::Forbidden(
-                                    "data segment offsets must be a single i32.const".into(),
-                                ));
-                            }
-                        };
+                        let offset = const_offset(&offset_expr, "data segment")?;
                         data_segments.push((offset, data.data.len() as u64));
                     }
                 }
@@ -206,6 +223,36 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
                     locals,
                     u64::from(FUNCTION_LOCALS_MAX),
                 )?;
+                // Cranelift's compile time with fuel metering grows with the square of the
+                // control frames in one function, and it has hard limits of its own (65,520
+                // br_table targets): bound both here so that a module that validates compiles
+                // quickly and never fails in the compiler.
+                let mut frames = 0u64;
+                let mut ops = body.get_operators_reader().map_err(invalid)?;
+                while !ops.eof() {
+                    match ops.read().map_err(invalid)? {
+                        Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                            frames += 1
+                        }
+                        Operator::BrTable { targets } => limit(
+                            "br_table targets",
+                            u64::from(targets.len()),
+                            u64::from(BR_TABLE_TARGETS_MAX),
+                        )?,
+                        _ => {}
+                    }
+                }
+                limit(
+                    "control frames in one function",
+                    frames,
+                    u64::from(FUNCTION_CONTROL_FRAMES_MAX),
+                )?;
+                module_frames += frames;
+                limit(
+                    "control frames in the module",
+                    module_frames,
+                    u64::from(MODULE_CONTROL_FRAMES_MAX),
+                )?;
             }
             _ => {}
         }
@@ -221,6 +268,15 @@ pub fn validate(wasm: &[u8]) -> Result<(), E> {
         if offset.saturating_add(len) > memory_bytes {
             return Err(E::Memory(format!(
                 "data segment at {offset} of {len} bytes lies outside the initial memory of {memory_bytes} bytes"
+            )));
+        }
+    }
+
+    let table_size = table_elements.unwrap_or(0);
+    for (offset, count) in element_segments {
+        if offset.saturating_add(count) > table_size {
+            return Err(E::Forbidden(format!(
+                "element segment at {offset} of {count} entries lies outside the table of {table_size}"
             )));
         }
     }

@@ -15,6 +15,8 @@ pub enum DecodeError {
     TrailingBytes,
     /// A string field is not UTF-8.
     NotUtf8,
+    /// More items than the caller allows.
+    TooMany,
 }
 
 impl core::fmt::Display for DecodeError {
@@ -23,6 +25,7 @@ impl core::fmt::Display for DecodeError {
             Self::Truncated => "truncated encoding",
             Self::TrailingBytes => "trailing bytes after encoding",
             Self::NotUtf8 => "string is not utf-8",
+            Self::TooMany => "more attributes than allowed",
         })
     }
 }
@@ -87,7 +90,10 @@ pub fn decode_event(buf: &[u8], attributes_max: usize) -> Result<DecodedEvent, D
     let ty = r.string()?;
     let n = r.u32()? as usize;
     // Each attribute needs at least 8 bytes, so a lying count cannot make us allocate much.
-    if n > attributes_max || n > r.0.len() / 8 {
+    if n > attributes_max {
+        return Err(DecodeError::TooMany);
+    }
+    if n > r.0.len() / 8 {
         return Err(DecodeError::Truncated);
     }
     let mut attributes = Vec::with_capacity(n);
@@ -161,7 +167,7 @@ mod tests {
         let mut longer = buf.clone();
         longer.push(0);
         assert_eq!(decode_event(&longer, 8), Err(DecodeError::TrailingBytes));
-        assert_eq!(decode_event(&buf, 1), Err(DecodeError::Truncated));
+        assert_eq!(decode_event(&buf, 1), Err(DecodeError::TooMany));
     }
 
     #[test]
@@ -170,6 +176,7 @@ mod tests {
         let n = buf.len();
         buf[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(decode_event(&buf, usize::MAX), Err(DecodeError::Truncated));
+        assert_eq!(decode_event(&buf, 8), Err(DecodeError::TooMany));
     }
 
     #[test]
