@@ -40,7 +40,7 @@ pub use engine::{ALLOWED_FEATURES, ModuleSource};
 pub use error::{RuntimeError, StateError, ValidationError};
 pub use executor::{Call, EntryPoint, Env, Runtime, RuntimeConfig, spawn_exec_thread};
 pub use outcome::{Event, Failure, Outcome, Success, Write};
-pub use state::{Entries, MemoryState, StateView};
+pub use state::{BackingScan, Entries, MemoryState, StateView, merge_scan};
 pub use validate::validate;
 
 /// SHA-256 of a contract's wasm bytes: its identity everywhere.

@@ -79,9 +79,6 @@ impl Overlay {
         self.entries.get(key)
     }
 
-    /// Merges the backing view's range with the overlay: overlay entries shadow backing ones and
-    /// removals hide them. Reads from the backing view in batches until `limit` live entries are
-    /// found or the range is exhausted.
     pub(crate) fn scan(
         &self,
         backing: &dyn StateView,
@@ -89,55 +86,79 @@ impl Overlay {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Entries, StateError> {
-        let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        if limit == 0 || end.is_some_and(|e| e <= start) {
-            return Ok(out);
-        }
-        let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut local = self
-            .entries
-            .range::<[u8], _>((Bound::Included(start), upper))
-            .peekable();
-        let mut cursor = start.to_vec();
-        let mut backing_done = false;
-        let mut batch: std::vec::IntoIter<(Vec<u8>, Vec<u8>)> = Vec::new().into_iter();
-        let mut pending: Option<(Vec<u8>, Vec<u8>)> = None;
-        while out.len() < limit {
-            if pending.is_none() {
-                pending = batch.next();
-                if pending.is_none() && !backing_done {
-                    // Removals in the overlay may hide backing entries, so ask for a little more
-                    // than what is still missing.
-                    let want = limit - out.len() + 1;
-                    let fetched = backing.scan(&cursor, end, want)?;
-                    backing_done = fetched.len() < want;
-                    if let Some((last, _)) = fetched.last() {
-                        cursor = next_key(last);
-                    }
-                    batch = fetched.into_iter();
-                    pending = batch.next();
-                }
-            }
-            let take_local = match (&pending, local.peek()) {
-                (None, None) => break,
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-                (Some((bk, _)), Some((lk, _))) => lk.as_slice() <= bk.as_slice(),
-            };
-            if take_local {
-                let Some((lk, lv)) = local.next() else { break };
-                if pending.as_ref().is_some_and(|(bk, _)| bk == lk) {
-                    pending = None; // shadowed by the overlay
-                }
-                if let Some(v) = lv {
-                    out.push((lk.clone(), v.clone()));
-                }
-            } else if let Some(entry) = pending.take() {
-                out.push(entry);
-            }
-        }
-        Ok(out)
+        merge_scan(
+            &self.entries,
+            &mut |s, e, n| backing.scan(s, e, n),
+            start,
+            end,
+            limit,
+        )
     }
+}
+
+/// A range read of a backing store: `(start, end, limit)` to up to `limit` entries in key order.
+pub type BackingScan<'a> =
+    dyn FnMut(&[u8], Option<&[u8]>, usize) -> Result<Entries, StateError> + 'a;
+
+/// Scans `[start, end)` of a backing store seen through an overlay of pending changes: overlay
+/// entries shadow backing ones and `None` (a removal) hides them. `backing(start, end, limit)`
+/// must return up to `limit` entries in `[start, end)` in key order; it is asked in batches until
+/// `limit` live entries are found or the range is exhausted. Used by the runtime for a call's
+/// own writes and by the node for a block's pending writes.
+pub fn merge_scan(
+    overlay: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    backing: &mut BackingScan<'_>,
+    start: &[u8],
+    end: Option<&[u8]>,
+    limit: usize,
+) -> Result<Entries, StateError> {
+    let mut out: Entries = Vec::new();
+    if limit == 0 || end.is_some_and(|e| e <= start) {
+        return Ok(out);
+    }
+    let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
+    let mut local = overlay
+        .range::<[u8], _>((Bound::Included(start), upper))
+        .peekable();
+    let mut cursor = start.to_vec();
+    let mut backing_done = false;
+    let mut batch: std::vec::IntoIter<(Vec<u8>, Vec<u8>)> = Vec::new().into_iter();
+    let mut pending: Option<(Vec<u8>, Vec<u8>)> = None;
+    while out.len() < limit {
+        if pending.is_none() {
+            pending = batch.next();
+            if pending.is_none() && !backing_done {
+                // Removals in the overlay may hide backing entries, so ask for a little more
+                // than what is still missing.
+                let want = limit - out.len() + 1;
+                let fetched = backing(&cursor, end, want)?;
+                backing_done = fetched.len() < want;
+                if let Some((last, _)) = fetched.last() {
+                    cursor = next_key(last);
+                }
+                batch = fetched.into_iter();
+                pending = batch.next();
+            }
+        }
+        let take_local = match (&pending, local.peek()) {
+            (None, None) => break,
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+            (Some((bk, _)), Some((lk, _))) => lk.as_slice() <= bk.as_slice(),
+        };
+        if take_local {
+            let Some((lk, lv)) = local.next() else { break };
+            if pending.as_ref().is_some_and(|(bk, _)| bk == lk) {
+                pending = None; // shadowed by the overlay
+            }
+            if let Some(v) = lv {
+                out.push((lk.clone(), v.clone()));
+            }
+        } else if let Some(entry) = pending.take() {
+            out.push(entry);
+        }
+    }
+    Ok(out)
 }
 
 /// The smallest key strictly greater than `key`.

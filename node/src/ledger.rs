@@ -1,0 +1,441 @@
+//! The ledger: a store, a runtime, a mempool and the block pipeline, behind one handle.
+//!
+//! The pipeline has three stages with a seam between each (see ARCHITECTURE.md):
+//!
+//! 1. **Ordering** ([`Ledger::next_proposal`]): which transactions go into the next block, in
+//!    which order, with which timestamp. Today the local mempool decides: it drains whatever
+//!    is waiting (up to a size bound), so a slow commit yields bigger blocks, not a queue.
+//!    Replicated, an openraft leader proposes and every node applies the same [`Proposal`].
+//! 2. **Execution** ([`crate::execute::execute_block`]): a pure function of the committed state
+//!    and the proposal, on one executor thread.
+//! 3. **Commit** ([`crate::store::Store::commit`]): one durable redb transaction. Only after it
+//!    returns are receipts handed to waiters, so nothing acknowledged can be lost.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, oneshot};
+use vellum_runtime::{
+    Call, CodeHash, EntryPoint, Env, Outcome, Runtime, RuntimeConfig, RuntimeError,
+};
+
+use crate::chain::block::{Header, Receipt};
+use crate::chain::tx::{Envelope, KeyCache, Op, TxError, VerifiedTx, verify_envelope};
+use crate::chain::{Address, Hash};
+use crate::execute::{BlockContext, ContractMeta, ExecuteError, StateBase, execute_block, genesis};
+use crate::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX};
+use crate::mempool::Mempool;
+use crate::store::{CommitBatch, Snapshot, Store, StoreError, keys};
+
+/// How a ledger is set up.
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    /// Directory holding `chain.redb` and the compiled-module cache.
+    pub data_dir: PathBuf,
+    /// The chain id every transaction must carry.
+    pub chain_id: String,
+    /// Timestamp of the genesis block, in ms (part of the chain's identity).
+    pub genesis_time_ms: u64,
+    /// Most transactions per block.
+    pub block_txs_max: usize,
+}
+
+impl LedgerConfig {
+    /// Defaults for a data directory and chain id.
+    pub fn new(data_dir: impl Into<PathBuf>, chain_id: impl Into<String>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            chain_id: chain_id.into(),
+            genesis_time_ms: 0,
+            block_txs_max: BLOCK_TXS_MAX,
+        }
+    }
+}
+
+/// Why the ledger could not open or serve.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// A block could not be executed; the pipeline has stopped.
+    #[error(transparent)]
+    Execute(#[from] ExecuteError),
+    /// IO (creating the data directory, spawning threads).
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// The pipeline stopped after a fault and refuses new work.
+    #[error("the block pipeline has stopped: {0}")]
+    Halted(String),
+}
+
+/// One block's worth of ordered transactions: what the ordering stage hands to execution.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    /// The block context (height, timestamp, parent).
+    pub context: BlockContext,
+    /// The transactions, in order.
+    pub txs: Vec<VerifiedTx>,
+}
+
+/// A committed block, as announced to subscribers.
+#[derive(Debug, Clone)]
+pub struct CommittedBlock {
+    /// Its header.
+    pub header: Header,
+    /// Its hash.
+    pub hash: Hash,
+    /// Receipts in block order.
+    pub receipts: Vec<Arc<Receipt>>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct LedgerMetrics {
+    /// Transactions committed.
+    pub txs_committed: AtomicU64,
+    /// Blocks committed.
+    pub blocks_committed: AtomicU64,
+    /// Sum of commit latencies (execute + write), microseconds.
+    pub commit_micros_total: AtomicU64,
+}
+
+struct Shared {
+    chain_id: String,
+    store: Store,
+    runtime: Runtime,
+    keys: KeyCache,
+    pool: Mutex<Mempool>,
+    wake: Condvar,
+    waiters: Mutex<HashMap<Hash, Vec<oneshot::Sender<Arc<Receipt>>>>>,
+    tip: Mutex<(Header, Hash)>,
+    blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    stopping: AtomicBool,
+    halted: Mutex<Option<String>>,
+    block_txs_max: usize,
+    metrics: LedgerMetrics,
+}
+
+/// The ledger handle. Cheap to share behind an `Arc`.
+pub struct Ledger {
+    shared: Arc<Shared>,
+    producer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("chain_id", &self.shared.chain_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks would already have stopped the pipeline; the
+    // data itself stays consistent, so keep serving.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The wall clock, read only by the ordering stage to timestamp a block.
+#[allow(clippy::disallowed_methods)]
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Ledger {
+    /// Opens the ledger in `config.data_dir` (creating the chain at genesis if it is new),
+    /// resumes at the last committed block and starts the block pipeline.
+    pub fn open(config: LedgerConfig) -> Result<Self, LedgerError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = Store::open(&config.data_dir.join("chain.redb"))?;
+        store.check_chain_id(&config.chain_id)?;
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(config.data_dir.join("modules")),
+        })?;
+        let snapshot = store.snapshot()?;
+        let tip = match snapshot.tip_height()? {
+            Some(h) => snapshot
+                .header(h)?
+                .ok_or_else(|| StoreError::Corrupt(format!("tip header {h} missing")))?,
+            None => {
+                let header = genesis(&config.chain_id, config.genesis_time_ms);
+                store.commit(&CommitBatch {
+                    header: Some(header),
+                    ..CommitBatch::default()
+                })?;
+                header
+            }
+        };
+        drop(snapshot);
+        let (blocks, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            chain_id: config.chain_id,
+            store,
+            runtime,
+            keys: KeyCache::default(),
+            pool: Mutex::new(Mempool::default()),
+            wake: Condvar::new(),
+            waiters: Mutex::new(HashMap::new()),
+            tip: Mutex::new((tip, tip.hash())),
+            blocks,
+            stopping: AtomicBool::new(false),
+            halted: Mutex::new(None),
+            block_txs_max: config.block_txs_max.clamp(1, BLOCK_TXS_MAX),
+            metrics: LedgerMetrics::default(),
+        });
+        let worker = shared.clone();
+        let producer =
+            vellum_runtime::spawn_exec_thread("vellum-producer".into(), move || worker.run())?;
+        Ok(Self {
+            shared,
+            producer: Mutex::new(Some(producer)),
+        })
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.shared.chain_id
+    }
+
+    /// The runtime (for read-only queries and tools).
+    pub fn runtime(&self) -> &Runtime {
+        &self.shared.runtime
+    }
+
+    /// The latest committed header and its hash.
+    pub fn tip(&self) -> (Header, Hash) {
+        *lock(&self.shared.tip)
+    }
+
+    /// Counters.
+    pub fn metrics(&self) -> &LedgerMetrics {
+        &self.shared.metrics
+    }
+
+    /// Transactions waiting in the mempool.
+    pub fn mempool_len(&self) -> usize {
+        lock(&self.shared.pool).len()
+    }
+
+    /// A read view of the latest committed state.
+    pub fn snapshot(&self) -> Result<Snapshot, LedgerError> {
+        Ok(self.shared.store.snapshot()?)
+    }
+
+    /// Committed blocks as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommittedBlock>> {
+        self.shared.blocks.subscribe()
+    }
+
+    /// The nonce an account's next transaction must carry (counting admitted, uncommitted ones).
+    pub fn next_nonce(&self, address: &Address) -> Result<u64, LedgerError> {
+        let pool = lock(&self.shared.pool);
+        let committed = self.shared.store.snapshot()?.nonce(address)?;
+        Ok(pool.next_nonce(address, committed))
+    }
+
+    /// Verifies an envelope (everything but the nonce). Thread-safe and CPU-bound: call it from
+    /// as many threads as there are cores.
+    pub fn verify(&self, envelope: Envelope) -> Result<VerifiedTx, TxError> {
+        verify_envelope(envelope, &self.shared.chain_id, &self.shared.keys)
+    }
+
+    /// Admits a verified transaction. Returns a receiver for its receipt, which fires once the
+    /// block that holds it is durably committed.
+    pub fn admit(&self, tx: VerifiedTx) -> Result<oneshot::Receiver<Arc<Receipt>>, TxError> {
+        if self.shared.stopping.load(Ordering::Acquire) || lock(&self.shared.halted).is_some() {
+            return Err(TxError::ShuttingDown);
+        }
+        let snapshot = self
+            .shared
+            .store
+            .snapshot()
+            .map_err(|_| TxError::ShuttingDown)?;
+        if snapshot.has_tx(&tx.hash).unwrap_or(false) {
+            return Err(TxError::Duplicate(hex::encode(tx.hash)));
+        }
+        if let Op::Deploy(wasm) = &tx.op {
+            // Compile now, off the execution thread, so that executing the deploy only finds
+            // the module in the cache. Validation already passed in `verify`.
+            self.shared
+                .runtime
+                .deploy(wasm)
+                .map_err(|e| TxError::InvalidCode(e.to_string()))?;
+        }
+        let (sender, receiver) = oneshot::channel();
+        let hash = tx.hash;
+        let mut pool = lock(&self.shared.pool);
+        let signer = tx.signer;
+        pool.admit(tx, || snapshot.nonce(&signer).unwrap_or(0))?;
+        lock(&self.shared.waiters)
+            .entry(hash)
+            .or_default()
+            .push(sender);
+        drop(pool);
+        self.shared.wake.notify_one();
+        Ok(receiver)
+    }
+
+    /// Verifies and admits an envelope.
+    pub fn submit(
+        &self,
+        envelope: Envelope,
+    ) -> Result<(Hash, oneshot::Receiver<Arc<Receipt>>), TxError> {
+        let tx = self.verify(envelope)?;
+        let hash = tx.hash;
+        Ok((hash, self.admit(tx)?))
+    }
+
+    /// Runs a read-only query against the latest committed state.
+    pub fn query(
+        &self,
+        contract: &Address,
+        msg: &[u8],
+    ) -> Result<Result<Outcome, QueryError>, LedgerError> {
+        let snapshot = self.shared.store.snapshot()?;
+        let Some(meta) = snapshot.get(&keys::contract(contract))? else {
+            return Ok(Err(QueryError::UnknownContract));
+        };
+        let meta: ContractMeta = serde_json::from_slice(&meta)
+            .map_err(|e| StoreError::Corrupt(format!("contract metadata: {e}")))?;
+        let code_hash = crate::chain::parse_hex::<32>(&meta.code_hash)
+            .ok_or_else(|| StoreError::Corrupt("contract code hash".into()))?;
+        let (tip, _) = self.tip();
+        let view = crate::execute::contract_view(Arc::new(snapshot), contract);
+        let call = Call {
+            code_hash: CodeHash(code_hash),
+            entry: EntryPoint::Query,
+            msg: msg.to_vec(),
+            env: Env {
+                contract: *contract,
+                block_height: tip.height,
+                block_time_ms: tip.timestamp_ms,
+                ..Env::default()
+            },
+            fuel_limit: crate::limits::FUEL_DEFAULT,
+        };
+        match self.shared.runtime.call(call, view) {
+            Ok(o) => Ok(Ok(o)),
+            Err(RuntimeError::InputTooLarge(n)) => Ok(Err(QueryError::TooLarge(n))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stops admitting, lets the pipeline commit what it has, and waits for it to finish.
+    pub fn shutdown(&self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        self.shared.wake.notify_all();
+        if let Some(handle) = lock(&self.producer).take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Why the pipeline stopped, if it did.
+    pub fn halted(&self) -> Option<String> {
+        lock(&self.shared.halted).clone()
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Why a query could not run (the caller's fault, unlike [`LedgerError`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// No contract at that address.
+    #[error("no contract at that address")]
+    UnknownContract,
+    /// The message is too large.
+    #[error("query message of {0} bytes is too large")]
+    TooLarge(usize),
+}
+
+impl Shared {
+    /// The ordering stage: waits for transactions and proposes the next block.
+    fn next_proposal(&self) -> Option<Proposal> {
+        let mut pool = lock(&self.pool);
+        while pool.is_empty() {
+            if self.stopping.load(Ordering::Acquire) {
+                return None;
+            }
+            pool = self
+                .wake
+                .wait_timeout(pool, Duration::from_millis(200))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        let txs = pool.take(self.block_txs_max, BLOCK_BYTES_MAX);
+        drop(pool);
+        let (tip, tip_hash) = *lock(&self.tip);
+        Some(Proposal {
+            context: BlockContext {
+                height: tip.height + 1,
+                timestamp_ms: now_ms().max(tip.timestamp_ms),
+                prev_hash: tip_hash,
+                prev_state_root: tip.state_root,
+            },
+            txs,
+        })
+    }
+
+    fn run(self: Arc<Self>) {
+        while let Some(proposal) = self.next_proposal() {
+            if let Err(e) = self.apply(&proposal) {
+                tracing::error!(error = %e, "block pipeline stopped");
+                *lock(&self.halted) = Some(e.to_string());
+                // Waiters of this block and of everything queued get no receipt: their
+                // senders are dropped, which the API reports as an error.
+                lock(&self.waiters).clear();
+                return;
+            }
+        }
+    }
+
+    /// Execution then commit of one proposal.
+    fn apply(&self, proposal: &Proposal) -> Result<(), LedgerError> {
+        let started = std::time::Instant::now();
+        let snapshot: Arc<dyn StateBase> = Arc::new(self.store.snapshot()?);
+        let executed = execute_block(&self.runtime, snapshot, proposal.context, &proposal.txs)?;
+        self.store.commit(&executed.batch)?;
+        let hash = executed.header.hash();
+        *lock(&self.tip) = (executed.header, hash);
+        lock(&self.pool).committed(&proposal.txs);
+        let receipts: Vec<Arc<Receipt>> = executed.receipts.into_iter().map(Arc::new).collect();
+        {
+            let mut waiters = lock(&self.waiters);
+            for (tx, receipt) in proposal.txs.iter().zip(&receipts) {
+                for w in waiters.remove(&tx.hash).unwrap_or_default() {
+                    let _ = w.send(receipt.clone());
+                }
+            }
+        }
+        self.metrics
+            .txs_committed
+            .fetch_add(proposal.txs.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .blocks_committed
+            .fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .commit_micros_total
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let _ = self.blocks.send(Arc::new(CommittedBlock {
+            header: executed.header,
+            hash,
+            receipts,
+        }));
+        Ok(())
+    }
+}

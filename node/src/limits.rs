@@ -1,0 +1,26 @@
+//! The node's limits, each a named constant with its unit. Contract-level limits live in
+//! `vellum_runtime::limits`.
+
+/// Largest accepted envelope (HTTP body), in bytes: room for a 2 MiB module in base64.
+pub const TX_BYTES_MAX: usize = 3 * 1024 * 1024;
+/// Fuel a transaction gets when its payload names none.
+pub const FUEL_DEFAULT: u64 = 10_000_000;
+/// Largest fuel limit a transaction may ask for.
+pub const FUEL_MAX: u64 = 1_000_000_000;
+/// Fuel charged per byte of code deployed (validation and compilation are paid for here).
+pub const DEPLOY_FUEL_PER_BYTE: u64 = 10;
+/// Most transactions waiting in the mempool.
+pub const MEMPOOL_TXS_MAX: usize = 100_000;
+/// Most bytes of transactions waiting in the mempool.
+pub const MEMPOOL_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// Most transactions in one block. Blocks are cut earlier when the pool drains.
+pub const BLOCK_TXS_MAX: usize = 8_192;
+/// Most payload bytes in one block.
+pub const BLOCK_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// Longest contract label, in bytes.
+pub const LABEL_BYTES_MAX: usize = 128;
+/// Cached parsed public keys (a SEC1 decompression costs about 6.6 us).
+pub const KEY_CACHE_MAX: usize = 65_536;
+/// Longest attribute key or value that goes into the event index, in bytes; longer ones are kept
+/// in receipts but not indexed.
+pub const INDEXED_ATTRIBUTE_BYTES_MAX: usize = 256;

@@ -1,0 +1,363 @@
+//! The ledger end to end without HTTP: the custody flow through signed transactions, block
+//! linkage and roots, determinism across fresh stores, restart, and tamper detection.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use serde_json::{Value, json};
+use vellum_node::chain::block::Receipt;
+use vellum_node::chain::{Address, merkle, sha256};
+use vellum_node::execute::{BlockContext, StateBase, execute_block, genesis};
+use vellum_node::ledger::{Ledger, LedgerConfig};
+use vellum_node::store::{CommitBatch, Store};
+use vellum_node::verify::verify_chain;
+use vellum_runtime::{Runtime, RuntimeConfig};
+
+const DOC: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+fn submit(ledger: &Ledger, env: vellum_node::chain::tx::Envelope) -> Arc<Receipt> {
+    let (_, rx) = ledger.submit(env).unwrap();
+    rx.blocking_recv().unwrap()
+}
+
+fn output(r: &Receipt) -> Value {
+    serde_json::from_str(r.output.get()).unwrap()
+}
+
+/// Deploys and instantiates custody with alice; returns the contract address.
+fn setup_custody(ledger: &Ledger, alice: &k256::ecdsa::SigningKey) -> Address {
+    let r = submit(ledger, signed(alice, 0, deploy(&custody_wasm())));
+    assert!(r.success, "{:?}", r.error);
+    let code_hash = output(&r)["code_hash"].as_str().unwrap().to_string();
+    let r = submit(
+        ledger,
+        signed(
+            alice,
+            1,
+            vellum_node::chain::tx::Action::Instantiate {
+                code_hash,
+                msg: raw(json!({})),
+                label: "custody".into(),
+            },
+        ),
+    );
+    assert!(r.success, "{:?}", r.error);
+    vellum_node::chain::parse_hex(output(&r)["contract"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn custody_flow_through_signed_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(LedgerConfig::new(dir.path(), CHAIN)).unwrap();
+    let (alice, bob) = (key("alice"), key("bob"));
+    let custody = setup_custody(&ledger, &alice);
+    assert_eq!(
+        custody,
+        vellum_node::chain::contract_address(&addr(&alice), 1)
+    );
+
+    let r = submit(
+        &ledger,
+        signed(
+            &alice,
+            2,
+            execute(
+                &custody,
+                json!({"register": {"document_id": "d1", "sha256": DOC}}),
+            ),
+        ),
+    );
+    assert!(r.success);
+    assert_eq!(r.events[0].ty, "register");
+    assert_eq!(r.events[0].contract, hex::encode(custody));
+    let r = submit(
+        &ledger,
+        signed(
+            &bob,
+            0,
+            execute(
+                &custody,
+                json!({"access": {"document_id": "d1", "purpose": "p"}}),
+            ),
+        ),
+    );
+    assert_eq!(output(&r), json!({"granted": false}));
+    // A refused custodian-only message: failed receipt, nonce consumed, no state change.
+    let r = submit(
+        &ledger,
+        signed(
+            &bob,
+            1,
+            execute(
+                &custody,
+                json!({"update": {"document_id": "d1", "sha256": DOC}}),
+            ),
+        ),
+    );
+    assert!(!r.success);
+    assert!(
+        r.error.as_deref().unwrap().contains("unauthorized"),
+        "{:?}",
+        r.error
+    );
+    assert!(r.events.is_empty());
+    assert_eq!(ledger.next_nonce(&addr(&bob)).unwrap(), 2);
+
+    let answer = ledger
+        .query(&custody, br#"{"history": {"document_id": "d1"}}"#)
+        .unwrap()
+        .unwrap();
+    let history: Value = serde_json::from_slice(&answer.result.unwrap().output).unwrap();
+    let entries = history["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1]["action"], "access_denied");
+    assert_eq!(entries[1]["tx_hash"].as_str().unwrap().len(), 64);
+
+    // The event index finds the document's events by attribute.
+    let snap = ledger.snapshot().unwrap();
+    let prefix = vellum_node::store::keys::event_prefix(&custody, "document_id", "d1");
+    assert_eq!(snap.events(&prefix, None, 100).unwrap().len(), 2);
+}
+
+#[test]
+fn blocks_link_and_commit_to_their_transactions_receipts_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(LedgerConfig::new(dir.path(), CHAIN)).unwrap();
+    let alice = key("alice");
+    let custody = setup_custody(&ledger, &alice);
+    let mut rxs = Vec::new();
+    for i in 0..20u64 {
+        let env = signed(
+            &alice,
+            2 + i,
+            execute(
+                &custody,
+                json!({"register": {"document_id": format!("doc{i}"), "sha256": DOC}}),
+            ),
+        );
+        rxs.push(ledger.submit(env).unwrap().1);
+    }
+    for rx in rxs {
+        assert!(rx.blocking_recv().unwrap().success);
+    }
+    let snap = ledger.snapshot().unwrap();
+    let tip = snap.tip_height().unwrap().unwrap();
+    assert!(tip >= 3);
+    let mut prev = snap.header(0).unwrap().unwrap();
+    assert_eq!(prev, genesis(CHAIN, 0));
+    for h in 1..=tip {
+        let header = snap.header(h).unwrap().unwrap();
+        assert_eq!(header.height, h);
+        assert_eq!(header.prev_hash, prev.hash());
+        assert!(header.timestamp_ms >= prev.timestamp_ms);
+        let txs = snap.block_tx_hashes(h).unwrap();
+        assert_eq!(header.tx_count as usize, txs.len());
+        assert_eq!(header.tx_root, merkle::root(&txs));
+        let receipts: Vec<_> = txs
+            .iter()
+            .map(|t| sha256(&[&snap.receipt(t).unwrap().unwrap()]))
+            .collect();
+        assert_eq!(header.receipt_root, merkle::root(&receipts));
+        assert_ne!(
+            header.state_root, prev.state_root,
+            "every block here changes state"
+        );
+        assert_eq!(snap.height_of(&header.hash()).unwrap(), Some(h));
+        prev = header;
+    }
+    drop(snap);
+    drop(ledger);
+    let store = Store::open(&dir.path().join("chain.redb")).unwrap();
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let mut seen = Vec::new();
+    let report = verify_chain(&store, CHAIN, &runtime, &mut |h, t| seen.push((h, t))).unwrap();
+    assert_eq!(report.blocks, tip);
+    assert_eq!(report.txs, 22);
+    assert_eq!(report.state_root, prev.state_root);
+    assert_eq!(seen.last(), Some(&(tip, tip)));
+}
+
+#[test]
+fn the_same_transactions_on_a_fresh_store_give_the_same_roots_and_hashes() {
+    let alice = key("alice");
+    let wasm = custody_wasm();
+    let keys = vellum_node::chain::tx::KeyCache::default();
+    let verified = |e| vellum_node::chain::tx::verify_envelope(e, CHAIN, &keys).unwrap();
+    let code_hash = hex::encode(sha256(&[&wasm]));
+    let contract = vellum_node::chain::contract_address(&addr(&alice), 1);
+    let blocks = [
+        vec![verified(signed(&alice, 0, deploy(&wasm)))],
+        vec![
+            verified(signed(
+                &alice,
+                1,
+                vellum_node::chain::tx::Action::Instantiate {
+                    code_hash,
+                    msg: raw(json!({})),
+                    label: String::new(),
+                },
+            )),
+            verified(signed(
+                &alice,
+                2,
+                execute(
+                    &contract,
+                    json!({"register": {"document_id": "x", "sha256": DOC}}),
+                ),
+            )),
+        ],
+        vec![verified(signed(
+            &alice,
+            3,
+            execute(
+                &contract,
+                json!({"access": {"document_id": "x", "purpose": "y"}}),
+            ),
+        ))],
+    ];
+    let run = || {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("chain.redb")).unwrap();
+        let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+        let mut prev = genesis(CHAIN, 5);
+        store
+            .commit(&CommitBatch {
+                header: Some(prev),
+                ..Default::default()
+            })
+            .unwrap();
+        let mut hashes = Vec::new();
+        for (i, txs) in blocks.iter().enumerate() {
+            let ctx = BlockContext {
+                height: i as u64 + 1,
+                timestamp_ms: 1000 * (i as u64 + 1),
+                prev_hash: prev.hash(),
+                prev_state_root: prev.state_root,
+            };
+            let base: Arc<dyn StateBase> = Arc::new(store.snapshot().unwrap());
+            let executed = execute_block(&runtime, base, ctx, txs).unwrap();
+            assert!(
+                executed.receipts.iter().all(|r| r.success),
+                "{:?}",
+                executed.receipts
+            );
+            store.commit(&executed.batch).unwrap();
+            hashes.push((executed.header.hash(), executed.header.state_root));
+            prev = executed.header;
+        }
+        hashes
+    };
+    let first = run();
+    assert_eq!(first, run());
+    assert_eq!(first.len(), 3);
+}
+
+#[test]
+fn a_reopened_ledger_resumes_at_its_last_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = key("alice");
+    let (tip, custody) = {
+        let ledger = Ledger::open(LedgerConfig::new(dir.path(), CHAIN)).unwrap();
+        let custody = setup_custody(&ledger, &alice);
+        (ledger.tip(), custody)
+    };
+    let ledger = Ledger::open(LedgerConfig::new(dir.path(), CHAIN)).unwrap();
+    assert_eq!(ledger.tip(), tip);
+    assert_eq!(ledger.next_nonce(&addr(&alice)).unwrap(), 2);
+    let r = submit(
+        &ledger,
+        signed(
+            &alice,
+            2,
+            execute(
+                &custody,
+                json!({"register": {"document_id": "after", "sha256": DOC}}),
+            ),
+        ),
+    );
+    assert!(r.success, "{:?}", r.error);
+    assert_eq!(r.block_height, tip.0.height + 1);
+    assert_eq!(ledger.tip().0.prev_hash, tip.1);
+    drop(ledger);
+    // Another chain id cannot open this data directory.
+    assert!(Ledger::open(LedgerConfig::new(dir.path(), "other")).is_err());
+}
+
+#[test]
+fn tampering_with_a_block_a_receipt_or_a_state_entry_is_named_by_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = key("alice");
+    {
+        let ledger = Ledger::open(LedgerConfig::new(dir.path(), CHAIN)).unwrap();
+        let custody = setup_custody(&ledger, &alice);
+        for i in 0..3u64 {
+            submit(
+                &ledger,
+                signed(
+                    &alice,
+                    2 + i,
+                    execute(
+                        &custody,
+                        json!({"register": {"document_id": format!("d{i}"), "sha256": DOC}}),
+                    ),
+                ),
+            );
+        }
+    }
+    let path = dir.path().join("chain.redb");
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let verify = |store: &Store| verify_chain(store, CHAIN, &runtime, &mut |_, _| {});
+    let copy = |name: &str| {
+        let p = dir.path().join(name);
+        std::fs::copy(&path, &p).unwrap();
+        Store::open(&p).unwrap()
+    };
+    let pristine = Store::open(&path).unwrap();
+    verify(&pristine).unwrap();
+    let snap = pristine.snapshot().unwrap();
+    let block3 = snap.header_bytes(3).unwrap().unwrap();
+    let tx3 = snap.block_tx_hashes(3).unwrap()[0];
+    let receipt = snap.receipt(&tx3).unwrap().unwrap();
+    let (state_key, state_value) = snap.scan(&[0x04], None, 1).unwrap().remove(0);
+    drop(snap);
+    drop(pristine);
+
+    // A block: one byte of the header's timestamp.
+    let store = copy("block.redb");
+    let mut bytes = block3.clone();
+    bytes[50] ^= 1;
+    store.tamper_header(3, &bytes).unwrap();
+    let e = verify(&store).unwrap_err().to_string();
+    assert!(
+        e.contains("block 3") && (e.contains("hash_index") || e.contains("header")),
+        "{e}"
+    );
+
+    // A receipt: flip `success`... or any byte of it.
+    let store = copy("receipt.redb");
+    let text = String::from_utf8(receipt.clone())
+        .unwrap()
+        .replace("\"success\":true", "\"success\":false");
+    assert_ne!(text.as_bytes(), receipt.as_slice());
+    store.tamper("receipts", &tx3, text.as_bytes()).unwrap();
+    let e = verify(&store).unwrap_err().to_string();
+    assert!(
+        e.contains("block 3") && e.contains("receipt") && e.contains(&hex::encode(tx3)),
+        "{e}"
+    );
+
+    // A state entry: one byte of a contract's stored value.
+    let store = copy("state.redb");
+    let mut v = state_value.clone();
+    v[0] ^= 0xff;
+    store.tamper("state", &state_key, &v).unwrap();
+    let e = verify(&store).unwrap_err().to_string();
+    assert!(
+        e.contains("state") && e.contains(&hex::encode(&state_key)),
+        "{e}"
+    );
+}
