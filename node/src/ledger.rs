@@ -227,6 +227,11 @@ impl Ledger {
         lock(&self.shared.pool).len()
     }
 
+    /// Whether a transaction is admitted and not yet committed.
+    pub fn is_pending(&self, hash: &Hash) -> bool {
+        lock(&self.shared.pool).contains(hash)
+    }
+
     /// A read view of the latest committed state.
     pub fn snapshot(&self) -> Result<Snapshot, LedgerError> {
         Ok(self.shared.store.snapshot()?)
