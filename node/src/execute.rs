@@ -566,7 +566,7 @@ pub fn execute_block(
         tx_count: txs.len() as u32,
     };
     batch.header = Some(header);
-    batch.writes = pending;
+    batch.writes = Arc::new(pending);
     Ok(ExecutedBlock {
         header,
         receipts,

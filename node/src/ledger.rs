@@ -97,6 +97,47 @@ pub struct CommittedBlock {
     pub receipts: Vec<Arc<Receipt>>,
 }
 
+/// The net state changes of one block.
+type Writes = std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// A block executed and on its way to the writer.
+struct InFlight {
+    txs: Vec<VerifiedTx>,
+    executed: crate::execute::ExecutedBlock,
+    started: std::time::Instant,
+}
+
+/// Committed state with the writes of the block being written on top.
+struct Layered {
+    base: Snapshot,
+    top: Arc<Writes>,
+}
+
+impl StateBase for Layered {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, vellum_runtime::StateError> {
+        match self.top.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => StateBase::get(&self.base, key),
+        }
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<vellum_runtime::Entries, vellum_runtime::StateError> {
+        let base = &self.base;
+        vellum_runtime::merge_scan(
+            &self.top,
+            &mut |s, e, n| StateBase::scan(base, s, e, n),
+            start,
+            end,
+            limit,
+        )
+    }
+}
+
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct LedgerMetrics {
@@ -106,6 +147,10 @@ pub struct LedgerMetrics {
     pub blocks_committed: AtomicU64,
     /// Sum of commit latencies (execute + write), microseconds.
     pub commit_micros_total: AtomicU64,
+    /// Sum of time spent executing blocks, microseconds.
+    pub execute_micros_total: AtomicU64,
+    /// Sum of time spent writing blocks durably (redb commit), microseconds.
+    pub write_micros_total: AtomicU64,
 }
 
 struct Shared {
@@ -245,7 +290,7 @@ impl Ledger {
     /// The nonce an account's next transaction must carry (counting admitted, uncommitted ones).
     pub fn next_nonce(&self, address: &Address) -> Result<u64, LedgerError> {
         let pool = lock(&self.shared.pool);
-        let committed = self.shared.store.snapshot()?.nonce(address)?;
+        let committed = self.shared.store.committed_nonce(address)?;
         Ok(pool.next_nonce(address, committed))
     }
 
@@ -261,14 +306,6 @@ impl Ledger {
         if self.shared.stopping.load(Ordering::Acquire) || lock(&self.shared.halted).is_some() {
             return Err(TxError::ShuttingDown);
         }
-        let snapshot = self
-            .shared
-            .store
-            .snapshot()
-            .map_err(|_| TxError::ShuttingDown)?;
-        if snapshot.has_tx(&tx.hash).unwrap_or(false) {
-            return Err(TxError::Duplicate(hex::encode(tx.hash)));
-        }
         if let Op::Deploy(wasm) = &tx.op {
             // Compile now, off the execution thread, so that executing the deploy only finds
             // the module in the cache. Validation already passed in `verify`.
@@ -279,9 +316,17 @@ impl Ledger {
         }
         let (sender, receiver) = oneshot::channel();
         let hash = tx.hash;
-        let mut pool = lock(&self.shared.pool);
         let signer = tx.signer;
-        pool.admit(tx, || snapshot.nonce(&signer).unwrap_or(0))?;
+        let store = &self.shared.store;
+        let mut pool = lock(&self.shared.pool);
+        match pool.admit(tx, || store.committed_nonce(&signer).unwrap_or(0)) {
+            Ok(()) => {}
+            // A committed transaction sent again carries a used nonce: say what really happened.
+            Err(TxError::StaleNonce { .. }) if store.has_tx(&hash).unwrap_or(false) => {
+                return Err(TxError::Duplicate(hex::encode(hash)));
+            }
+            Err(e) => return Err(e),
+        }
         lock(&self.shared.waiters)
             .entry(hash)
             .or_default()
@@ -370,7 +415,7 @@ pub enum QueryError {
 
 impl Shared {
     /// The ordering stage: waits for transactions and proposes the next block.
-    fn next_proposal(&self) -> Option<Proposal> {
+    fn next_proposal(&self, tip: &(Header, Hash)) -> Option<Proposal> {
         let mut pool = lock(&self.pool);
         while pool.is_empty() {
             if self.stopping.load(Ordering::Acquire) {
@@ -384,7 +429,7 @@ impl Shared {
         }
         let txs = pool.take(self.block_txs_max, BLOCK_BYTES_MAX);
         drop(pool);
-        let (tip, tip_hash) = *lock(&self.tip);
+        let (tip, tip_hash) = *tip;
         Some(Proposal {
             context: BlockContext {
                 height: tip.height + 1,
@@ -396,51 +441,121 @@ impl Shared {
         })
     }
 
+    /// The producer: orders and executes blocks, handing each to the writer thread so that
+    /// block n is written while block n+1 executes. The hand-off is a rendezvous, so at most one
+    /// block is in flight: when the producer gets to send block n+1, block n is durable, and
+    /// the state block n+1 executes on is the committed store plus block n's writes.
     fn run(self: Arc<Self>) {
-        while let Some(proposal) = self.next_proposal() {
-            if let Err(e) = self.apply(&proposal) {
-                tracing::error!(error = %e, "block pipeline stopped");
-                *lock(&self.halted) = Some(e.to_string());
-                // Waiters of this block and of everything queued get no receipt: their
-                // senders are dropped, which the API reports as an error.
-                lock(&self.waiters).clear();
-                return;
+        let (to_writer, from_producer) = std::sync::mpsc::sync_channel::<InFlight>(0);
+        let writer = {
+            let me = self.clone();
+            std::thread::Builder::new()
+                .name("vellum-writer".into())
+                .spawn(move || me.write_loop(from_producer))
+        };
+        let writer = match writer {
+            Ok(w) => w,
+            Err(e) => return self.halt(format!("spawning the writer thread: {e}")),
+        };
+        let mut exec_tip = *lock(&self.tip);
+        let mut in_flight: Option<Arc<Writes>> = None;
+        while let Some(proposal) = self.next_proposal(&exec_tip) {
+            if lock(&self.halted).is_some() {
+                break;
+            }
+            let started = std::time::Instant::now();
+            let snapshot = match self.store.snapshot() {
+                Ok(s) => s,
+                Err(e) => {
+                    self.halt(e.to_string());
+                    break;
+                }
+            };
+            let base: Arc<dyn StateBase> = match &in_flight {
+                Some(top) => Arc::new(Layered {
+                    base: snapshot,
+                    top: top.clone(),
+                }),
+                None => Arc::new(snapshot),
+            };
+            let executed = match execute_block(&self.runtime, base, proposal.context, &proposal.txs)
+            {
+                Ok(e) => e,
+                Err(e) => {
+                    self.halt(e.to_string());
+                    break;
+                }
+            };
+            self.metrics
+                .execute_micros_total
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            exec_tip = (executed.header, executed.header.hash());
+            in_flight = Some(executed.batch.writes.clone());
+            if to_writer
+                .send(InFlight {
+                    txs: proposal.txs,
+                    executed,
+                    started,
+                })
+                .is_err()
+            {
+                break; // the writer stopped after a fault; `halted` says why
             }
         }
+        drop(to_writer);
+        let _ = writer.join();
     }
 
-    /// Execution then commit of one proposal.
-    fn apply(&self, proposal: &Proposal) -> Result<(), LedgerError> {
-        let started = std::time::Instant::now();
-        let snapshot: Arc<dyn StateBase> = Arc::new(self.store.snapshot()?);
-        let executed = execute_block(&self.runtime, snapshot, proposal.context, &proposal.txs)?;
-        self.store.commit(&executed.batch)?;
-        let hash = executed.header.hash();
-        *lock(&self.tip) = (executed.header, hash);
-        lock(&self.pool).committed(&proposal.txs);
-        let receipts: Vec<Arc<Receipt>> = executed.receipts.into_iter().map(Arc::new).collect();
+    fn halt(&self, reason: String) {
+        tracing::error!(error = %reason, "block pipeline stopped");
+        *lock(&self.halted) = Some(reason);
+        // Waiters of blocks not yet durable get no receipt: their senders are dropped, which
+        // the API reports as an error, never as success.
+        lock(&self.waiters).clear();
+    }
+
+    /// The commit stage: one durable redb transaction per block, then the acknowledgements.
+    fn write_loop(&self, blocks: std::sync::mpsc::Receiver<InFlight>) {
+        for InFlight {
+            txs,
+            executed,
+            started,
+        } in blocks
         {
-            let mut waiters = lock(&self.waiters);
-            for (tx, receipt) in proposal.txs.iter().zip(&receipts) {
-                for w in waiters.remove(&tx.hash).unwrap_or_default() {
-                    let _ = w.send(receipt.clone());
+            let write_started = std::time::Instant::now();
+            if let Err(e) = self.store.commit(&executed.batch) {
+                return self.halt(e.to_string());
+            }
+            self.metrics.write_micros_total.fetch_add(
+                write_started.elapsed().as_micros() as u64,
+                Ordering::Relaxed,
+            );
+            let hash = executed.header.hash();
+            *lock(&self.tip) = (executed.header, hash);
+            lock(&self.pool).committed(&txs);
+            let receipts: Vec<Arc<Receipt>> = executed.receipts.into_iter().map(Arc::new).collect();
+            {
+                let mut waiters = lock(&self.waiters);
+                for (tx, receipt) in txs.iter().zip(&receipts) {
+                    for w in waiters.remove(&tx.hash).unwrap_or_default() {
+                        let _ = w.send(receipt.clone());
+                    }
                 }
             }
+            self.metrics
+                .txs_committed
+                .fetch_add(txs.len() as u64, Ordering::Relaxed);
+            self.metrics
+                .blocks_committed
+                .fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .commit_micros_total
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            let _ = self.blocks.send(Arc::new(CommittedBlock {
+                header: executed.header,
+                hash,
+                receipts,
+            }));
         }
-        self.metrics
-            .txs_committed
-            .fetch_add(proposal.txs.len() as u64, Ordering::Relaxed);
-        self.metrics
-            .blocks_committed
-            .fetch_add(1, Ordering::Relaxed);
-        self.metrics
-            .commit_micros_total
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        let _ = self.blocks.send(Arc::new(CommittedBlock {
-            header: executed.header,
-            hash,
-            receipts,
-        }));
-        Ok(())
     }
 }

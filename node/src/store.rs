@@ -130,8 +130,9 @@ pub struct CommitBatch {
     pub txs: Vec<(Hash, Vec<u8>)>,
     /// Receipts: transaction hash and canonical bytes.
     pub receipts: Vec<(Hash, Vec<u8>)>,
-    /// Net state changes (`None` removes).
-    pub writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Net state changes (`None` removes). Shared: the next block executes on top of them
+    /// while this one is being written.
+    pub writes: std::sync::Arc<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
     /// Event-index entries: key and transaction hash.
     pub events: Vec<(Vec<u8>, Hash)>,
 }
@@ -230,7 +231,7 @@ impl Store {
                 receipts.insert(hash.as_slice(), bytes.as_slice())?;
             }
             let mut state = txn.open_table(STATE)?;
-            for (key, value) in &batch.writes {
+            for (key, value) in batch.writes.iter() {
                 match value {
                     Some(v) => {
                         state.insert(key.as_slice(), v.as_slice())?;
@@ -267,6 +268,28 @@ impl Store {
                 Ok(())
             }
         }
+    }
+
+    /// The committed nonce of an account, reading only the state table (the admission path).
+    pub fn committed_nonce(&self, address: &Address) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let state = txn.open_table(STATE)?;
+        match state.get(keys::nonce(address).as_slice())? {
+            Some(v) => {
+                let b: [u8; 8] = v
+                    .value()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("nonce".into()))?;
+                Ok(u64::from_be_bytes(b))
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// Whether a transaction is committed, reading only the transaction table.
+    pub fn has_tx(&self, hash: &Hash) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(TXS)?.get(hash.as_slice())?.is_some())
     }
 
     /// A consistent read view of the latest committed block.
