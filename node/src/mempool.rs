@@ -17,15 +17,35 @@ struct Account {
 }
 
 /// Admitted transactions, oldest first.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Mempool {
     queue: VecDeque<VerifiedTx>,
     bytes: usize,
     known: HashSet<Hash>,
     accounts: HashMap<Address, Account>,
+    txs_max: usize,
+    bytes_max: usize,
+}
+
+impl Default for Mempool {
+    fn default() -> Self {
+        Self::with_limits(MEMPOOL_TXS_MAX, MEMPOOL_BYTES_MAX)
+    }
 }
 
 impl Mempool {
+    /// A pool holding at most `txs_max` transactions and `bytes_max` bytes.
+    pub fn with_limits(txs_max: usize, bytes_max: usize) -> Self {
+        Self {
+            queue: VecDeque::new(),
+            bytes: 0,
+            known: HashSet::new(),
+            accounts: HashMap::new(),
+            txs_max,
+            bytes_max,
+        }
+    }
+
     /// The nonce an account's next transaction must carry, given its committed nonce.
     pub fn next_nonce(&self, address: &Address, committed: u64) -> u64 {
         self.accounts
@@ -64,10 +84,10 @@ impl Mempool {
                 got: tx.nonce,
             });
         }
-        if self.queue.len() >= MEMPOOL_TXS_MAX {
+        if self.queue.len() >= self.txs_max {
             return Err(TxError::MempoolFull("transaction count"));
         }
-        if self.bytes + tx.size() > MEMPOOL_BYTES_MAX {
+        if self.bytes + tx.size() > self.bytes_max {
             return Err(TxError::MempoolFull("bytes"));
         }
         let account = self.accounts.entry(tx.signer).or_insert(Account {
@@ -126,5 +146,74 @@ impl Mempool {
     /// Bytes waiting.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::tx::{Action, KeyCache, payload_json, sign, verify_envelope};
+    use k256::ecdsa::SigningKey;
+
+    fn tx(seed: u8, nonce: u64, pad: usize) -> VerifiedTx {
+        let key = SigningKey::from_slice(&[seed.max(1); 32]).unwrap();
+        let signer = crate::chain::tx::address_of_signing_key(&key);
+        let msg = serde_json::value::to_raw_value(&serde_json::json!({ "pad": "x".repeat(pad) })).unwrap();
+        let action = Action::Execute { contract: hex::encode([9u8; 20]), msg };
+        verify_envelope(sign(&payload_json("c", &signer, nonce, None, &action), &key), "c", &KeyCache::default()).unwrap()
+    }
+
+    #[test]
+    fn admits_only_the_next_nonce_and_refuses_duplicates() {
+        let mut pool = Mempool::default();
+        assert_eq!(pool.admit(tx(1, 1, 0), || 0), Err(TxError::NonceGap { expected: 0, got: 1 }));
+        pool.admit(tx(1, 0, 0), || 0).unwrap();
+        assert!(matches!(pool.admit(tx(1, 0, 0), || 0), Err(TxError::Duplicate(_))));
+        // A different transaction with the same nonce is stale: nonce 0 is taken.
+        assert_eq!(pool.admit(tx(1, 0, 5), || 0), Err(TxError::StaleNonce { expected: 1, got: 0 }));
+        pool.admit(tx(1, 1, 0), || unreachable!("the pool knows this account")).unwrap();
+        // Another account starts from its committed nonce.
+        assert_eq!(pool.admit(tx(2, 0, 0), || 7), Err(TxError::StaleNonce { expected: 7, got: 0 }));
+        pool.admit(tx(2, 7, 0), || 7).unwrap();
+        assert_eq!(pool.next_nonce(&tx(1, 0, 0).signer, 0), 2);
+        assert_eq!(pool.len(), 3);
+    }
+
+    #[test]
+    fn is_bounded_in_count_and_bytes() {
+        let mut pool = Mempool::with_limits(2, usize::MAX);
+        pool.admit(tx(1, 0, 0), || 0).unwrap();
+        pool.admit(tx(1, 1, 0), || 0).unwrap();
+        assert_eq!(pool.admit(tx(1, 2, 0), || 0), Err(TxError::MempoolFull("transaction count")));
+        let one = tx(1, 0, 0).size();
+        let mut pool = Mempool::with_limits(100, one * 2 + 10);
+        pool.admit(tx(1, 0, 0), || 0).unwrap();
+        assert_eq!(pool.admit(tx(1, 1, 500), || 0), Err(TxError::MempoolFull("bytes")));
+        // A refusal does not consume the nonce.
+        pool.admit(tx(1, 1, 0), || 0).unwrap();
+    }
+
+    #[test]
+    fn takes_oldest_first_within_bounds_and_forgets_committed() {
+        let mut pool = Mempool::default();
+        for n in 0..5 {
+            pool.admit(tx(1, n, 0), || 0).unwrap();
+        }
+        let size = tx(1, 0, 0).size();
+        let first = pool.take(3, usize::MAX);
+        assert_eq!(first.iter().map(|t| t.nonce).collect::<Vec<_>>(), [0, 1, 2]);
+        let second = pool.take(10, size + 1);
+        assert_eq!(second.len(), 1, "the byte bound cuts the block");
+        // Taken but not committed: the account's next nonce still counts them.
+        assert_eq!(pool.next_nonce(&first[0].signer, 0), 5);
+        pool.committed(&first);
+        pool.committed(&second);
+        assert!(!pool.contains(&first[0].hash));
+        assert_eq!(pool.next_nonce(&first[0].signer, 4), 5);
+        let rest = pool.take(10, usize::MAX);
+        pool.committed(&rest);
+        // Nothing outstanding: the account is forgotten and its committed nonce rules.
+        assert_eq!(pool.next_nonce(&first[0].signer, 5), 5);
+        assert!(pool.is_empty() && pool.bytes() == 0);
     }
 }
