@@ -1,6 +1,9 @@
 //! The Vellum node: transactions, mempool, block pipeline, redb store and verification.
 
+pub mod api;
 pub mod chain;
+pub mod client;
+pub mod config;
 pub mod execute;
 pub mod ledger;
 pub mod limits;

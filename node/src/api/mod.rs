@@ -1,0 +1,246 @@
+//! The HTTP API of SPEC.md sections 2 to 4: the only part of the node that knows HTTP and the
+//! wire's JSON shapes. Handlers translate between that JSON and [`Ledger`] calls.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! use vellum_node::api::{ApiConfig, ApiState, app};
+//! use vellum_node::ledger::{Ledger, LedgerConfig};
+//! let ledger = Arc::new(Ledger::open(LedgerConfig::new("./vellum-data", "vellum-dev")).unwrap());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app(ApiState::new(ledger, ApiConfig::default()))).await
+//! # }
+//! ```
+//!
+//! **Protection.** Bodies are limited to [`BODY_BYTES_MAX`] (413), requests in flight to
+//! [`ApiConfig::in_flight_max`] (503 `overloaded` beyond it, at once, rather than queueing),
+//! every request to [`ApiConfig::request_timeout_ms`] (503 `timeout`), and CPU-bound or blocking
+//! work (signature checks, contract queries, store reads) runs on tokio's blocking pool behind a
+//! semaphore of [`ApiConfig::blocking_tasks_max`] permits, so the async workers never stall.
+
+pub mod error;
+pub mod routes;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::sync::Semaphore;
+
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+
+use crate::ledger::Ledger;
+use crate::limits::TX_BYTES_MAX;
+
+/// Largest request body, in bytes: [`TX_BYTES_MAX`] plus a quarter for the JSON escaping of
+/// the payload string inside the envelope. The envelope's decoded size is then checked against
+/// [`TX_BYTES_MAX`] itself.
+pub const BODY_BYTES_MAX: usize = TX_BYTES_MAX + TX_BYTES_MAX / 4;
+/// Default bound on requests being served at once.
+pub const IN_FLIGHT_MAX_DEFAULT: usize = 1024;
+/// Default time a request may take, in ms (above [`WAIT_TIMEOUT_MS_DEFAULT`]).
+pub const REQUEST_TIMEOUT_MS_DEFAULT: u64 = 30_000;
+/// Default time `?wait=true` waits for a commit, in ms.
+pub const WAIT_TIMEOUT_MS_DEFAULT: u64 = 20_000;
+/// Most events one page of `/v1/contracts/{address}/events` returns.
+pub const EVENTS_PAGE_MAX: usize = 1000;
+/// Events per page when `limit` is not given.
+pub const EVENTS_PAGE_DEFAULT: usize = 100;
+
+/// How the API protects itself.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Most requests served at once; more are refused with 503 `overloaded`.
+    pub in_flight_max: usize,
+    /// Longest a request may take, in ms.
+    pub request_timeout_ms: u64,
+    /// Longest `?wait=true` waits for the commit, in ms.
+    pub wait_timeout_ms: u64,
+    /// Most CPU-bound or blocking tasks (signature checks, queries, store reads) at once.
+    pub blocking_tasks_max: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            in_flight_max: IN_FLIGHT_MAX_DEFAULT,
+            request_timeout_ms: REQUEST_TIMEOUT_MS_DEFAULT,
+            wait_timeout_ms: WAIT_TIMEOUT_MS_DEFAULT,
+            // Twice the cores: a permit is also held by short store reads, which should not
+            // queue behind a deploy's compilation.
+            blocking_tasks_max: cores * 2,
+        }
+    }
+}
+
+/// Counters the API keeps for `/metrics` (the ledger keeps its own).
+#[derive(Debug, Default)]
+pub struct ApiMetrics {
+    /// Transactions admitted to the mempool.
+    pub txs_admitted: AtomicU64,
+    /// Transactions refused at submission, by error code.
+    pub txs_refused: Mutex<BTreeMap<&'static str, u64>>,
+    /// Requests refused because too many were in flight.
+    pub requests_shed: AtomicU64,
+    /// Requests that hit the timeout.
+    pub requests_timed_out: AtomicU64,
+}
+
+impl ApiMetrics {
+    fn refused(&self, code: &'static str) {
+        let mut m = self.txs_refused.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry(code).or_default() += 1;
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The ledger.
+    pub ledger: Arc<Ledger>,
+    /// The configuration.
+    pub config: Arc<ApiConfig>,
+    /// Counters.
+    pub metrics: Arc<ApiMetrics>,
+    in_flight: Arc<Semaphore>,
+    blocking: Arc<Semaphore>,
+}
+
+impl ApiState {
+    /// State over a ledger.
+    pub fn new(ledger: Arc<Ledger>, config: ApiConfig) -> Self {
+        Self {
+            ledger,
+            in_flight: Arc::new(Semaphore::new(config.in_flight_max.max(1))),
+            blocking: Arc::new(Semaphore::new(config.blocking_tasks_max.max(1))),
+            config: Arc::new(config),
+            metrics: Arc::default(),
+        }
+    }
+
+    /// Runs CPU-bound or blocking work on the blocking pool, at most
+    /// [`ApiConfig::blocking_tasks_max`] at once. The permit travels with the work, so a
+    /// request that is dropped (timeout, client gone) still holds it until the work ends.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = self.blocking.clone().acquire_owned().await.map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the node is shutting down",
+            )
+        })?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(ApiError::internal)
+    }
+}
+
+/// The router: every route of SPEC.md sections 2 to 4, plus `/v1/health`, `/metrics`, the
+/// events index and `/v1/openapi.json`, with the protections described in the module docs.
+pub fn app(state: ApiState) -> Router {
+    Router::new()
+        .route("/v1/transactions", post(routes::submit_transaction))
+        .route("/v1/transactions/{hash}", get(routes::get_transaction))
+        .route("/v1/contracts/{address}", get(routes::get_contract))
+        .route(
+            "/v1/contracts/{address}/query",
+            post(routes::query_contract),
+        )
+        .route(
+            "/v1/contracts/{address}/events",
+            get(routes::contract_events),
+        )
+        .route("/v1/accounts/{address}", get(routes::get_account))
+        .route("/v1/blocks/latest", get(routes::latest_block))
+        .route("/v1/blocks/{height}", get(routes::get_block))
+        .route("/v1/status", get(routes::status))
+        .route("/v1/health", get(routes::health))
+        .route("/v1/openapi.json", get(routes::openapi))
+        .route("/metrics", get(routes::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            BODY_BYTES_MAX,
+        ))
+        .layer(middleware::map_response(error::ensure_error_body))
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(
+        "not_found",
+        format!("no route {}; GET /v1/openapi.json lists them", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take {method}", uri.path()),
+    )
+}
+
+/// Bounds the requests in flight (refusing, not queueing, beyond the bound) and the time each
+/// may take.
+async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+        state.metrics.requests_shed.fetch_add(1, Ordering::Relaxed);
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!(
+                "the node is already serving {} requests; retry shortly",
+                state.config.in_flight_max
+            ),
+        )
+        .into_response();
+    };
+    let timeout = Duration::from_millis(state.config.request_timeout_ms);
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            state
+                .metrics
+                .requests_timed_out
+                .fetch_add(1, Ordering::Relaxed);
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!(
+                    "the request took longer than {} ms",
+                    state.config.request_timeout_ms
+                ),
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and lets the
+/// requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
