@@ -1,0 +1,205 @@
+//! End-to-end harness: builds the real `vellum` binary, starts `vellum node` on a free loopback
+//! port with a fresh data directory, and stops it with SIGTERM as an operator would.
+//!
+//! ```no_run
+//! let node = vellum_e2e::Node::start(&tempfile::tempdir().unwrap().path().join("data"));
+//! let client = vellum_node::client::Client::new(&node.url).unwrap();
+//! assert_eq!(client.status().unwrap().height, 0);
+//! node.stop();
+//! ```
+//!
+//! Only for tests: it panics with a useful message when something goes wrong.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long a node may take to start or to stop, in ms.
+pub const NODE_START_STOP_MS_MAX: u64 = 60_000;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Path of the `vellum` binary, built once per process in the profile the tests run in.
+pub fn vellum_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // The test executable lives in `<target>/<profile>/deps/`.
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let bin = profile_dir.join("vellum");
+        // `cargo test --workspace` has just built it, with the workspace's feature
+        // unification; building `-p vellum-node` alone would unify features differently and
+        // recompile TLS and HTTP crates for nothing. Rebuild only when a source is newer.
+        if is_newer_than_sources(&bin) {
+            return bin;
+        }
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .args(["build", "-p", "vellum-node", "--bin", "vellum"])
+            .current_dir(workspace());
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().unwrap();
+        assert!(status.success(), "building the vellum binary failed");
+        assert!(bin.exists(), "{} missing after the build", bin.display());
+        bin
+    })
+    .clone()
+}
+
+fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| newest_mtime(&e.path()))
+        .max()
+}
+
+/// Whether `bin` exists and is newer than every source that goes into it.
+fn is_newer_than_sources(bin: &Path) -> bool {
+    let Some(built) = std::fs::metadata(bin).and_then(|m| m.modified()).ok() else {
+        return false;
+    };
+    let root = workspace();
+    [
+        "Cargo.lock",
+        "Cargo.toml",
+        "node/src",
+        "node/Cargo.toml",
+        "runtime/src",
+        "runtime/Cargo.toml",
+        "sdk/abi",
+        "sdk/testing",
+    ]
+    .iter()
+    .filter_map(|p| newest_mtime(&root.join(p)))
+    .all(|t| t <= built)
+}
+
+/// A running `vellum node`.
+#[derive(Debug)]
+pub struct Node {
+    /// Its base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Node {
+    /// Starts `vellum node --data-dir DATA_DIR --listen 127.0.0.1:0` and waits for the line
+    /// that names its address.
+    pub fn start(data_dir: &Path) -> Self {
+        let log = data_dir.with_extension("log");
+        let mut child = Command::new(vellum_bin())
+            .args(["node", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env_remove("VELLUM_CONFIG")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "the node did not start: stdout {line:?}, log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        Self {
+            url,
+            data_dir: data_dir.to_path_buf(),
+            child,
+            log,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit; asserts a clean exit (status 0).
+    pub fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_millis(NODE_START_STOP_MS_MAX);
+        let exit = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert!(exit.success(), "node exited with {exit}; log:\n{log}");
+        log
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // A test that panicked leaves no node behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the `vellum` CLI with `args`.
+pub fn vellum(args: &[&str]) -> Output {
+    Command::new(vellum_bin())
+        .args(args)
+        .env_remove("VELLUM_NODE")
+        .env_remove("VELLUM_KEYS_DIR")
+        .output()
+        .unwrap()
+}
+
+/// Runs the CLI, asserts success and returns stdout.
+pub fn vellum_ok(args: &[&str]) -> String {
+    let out = vellum(args);
+    assert!(
+        out.status.success(),
+        "vellum {args:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs the CLI with `--json`, asserts success and parses stdout.
+pub fn vellum_json(args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = vellum_ok(&all);
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("vellum {args:?}: {e}: {out}"))
+}
