@@ -543,10 +543,9 @@ pub fn execute_block(
             events,
             output: result.output,
         };
-        let envelope = serde_json::to_vec(&*tx.envelope).map_err(|e| fault(e.to_string()))?;
-        batch
-            .txs
-            .push((tx.hash, StoredTx::encode(ctx.height, index, &envelope)));
+        let record =
+            StoredTx::encode(&tx.envelope).ok_or_else(|| fault("unencodable envelope".into()))?;
+        batch.txs.push((tx.hash, record));
         batch.receipts.push((tx.hash, receipt.encode()));
         receipts.push(receipt);
     }

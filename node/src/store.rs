@@ -18,10 +18,13 @@ const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
 const BLOCK_HASHES: TableDefinition<&[u8], u64> = TableDefinition::new("block_hashes");
 /// The transaction hashes of a block, concatenated in order.
 const BLOCK_TXS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_txs");
-/// Transactions by hash: height (u64 BE), index (u32 BE), then the envelope's JSON.
+/// Transactions by position (height u64 BE, index u32 BE): the record of [`StoredTx::encode`].
+/// Positions only grow, so a block's transactions are appended, not scattered.
 const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txs");
-/// Receipts by transaction hash: their canonical JSON bytes.
+/// Receipts by position: their canonical JSON bytes.
 const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
+/// Position (height u64 BE, index u32 BE) of every transaction, by hash.
+const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index");
 /// All state, in the key space of [`keys`].
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 /// Event index: see [`keys::event`]; the value is the transaction hash.
@@ -146,39 +149,51 @@ pub struct Store {
     db: Database,
 }
 
-/// A stored transaction.
+/// A stored transaction: where it is and the envelope exactly as received.
 #[derive(Debug, Clone)]
 pub struct StoredTx {
     /// Block that committed it.
     pub height: u64,
     /// Position in that block.
     pub index: u32,
-    /// The envelope's JSON, as received.
-    pub envelope_json: Vec<u8>,
+    /// The envelope.
+    pub envelope: crate::chain::tx::Envelope,
+}
+
+/// The 12-byte position key of a transaction: height (u64 BE) then index (u32 BE).
+pub fn position(height: u64, index: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&height.to_be_bytes());
+    k[8..].copy_from_slice(&index.to_be_bytes());
+    k
 }
 
 impl StoredTx {
-    /// Encodes the record: height, index, envelope JSON.
-    pub fn encode(height: u64, index: u32, envelope_json: &[u8]) -> Vec<u8> {
-        let mut v = Vec::with_capacity(12 + envelope_json.len());
-        v.extend_from_slice(&height.to_be_bytes());
-        v.extend_from_slice(&index.to_be_bytes());
-        v.extend_from_slice(envelope_json);
-        v
+    /// Encodes an envelope: the 33-byte public key, the 64-byte signature, then the payload
+    /// bytes as received. `None` if the key or signature is not hex of that length (verified
+    /// transactions always are).
+    pub fn encode(envelope: &crate::chain::tx::Envelope) -> Option<Vec<u8>> {
+        let mut v = vec![0u8; 97];
+        hex::decode_to_slice(&envelope.public_key, &mut v[..33]).ok()?;
+        hex::decode_to_slice(&envelope.signature, &mut v[33..97]).ok()?;
+        v.extend_from_slice(envelope.payload.as_bytes());
+        Some(v)
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        if bytes.len() < 12 {
-            return Err(StoreError::Corrupt("transaction record too short".into()));
+    fn decode(height: u64, index: u32, bytes: &[u8]) -> Result<Self, StoreError> {
+        let corrupt = || StoreError::Corrupt(format!("transaction record at {height}/{index}"));
+        if bytes.len() < 97 {
+            return Err(corrupt());
         }
-        let mut h = [0u8; 8];
-        h.copy_from_slice(&bytes[..8]);
-        let mut i = [0u8; 4];
-        i.copy_from_slice(&bytes[8..12]);
+        let payload = String::from_utf8(bytes[97..].to_vec()).map_err(|_| corrupt())?;
         Ok(Self {
-            height: u64::from_be_bytes(h),
-            index: u32::from_be_bytes(i),
-            envelope_json: bytes[12..].to_vec(),
+            height,
+            index,
+            envelope: crate::chain::tx::Envelope {
+                payload,
+                public_key: hex::encode(&bytes[..33]),
+                signature: hex::encode(&bytes[33..97]),
+            },
         })
     }
 }
@@ -196,6 +211,7 @@ impl Store {
             txn.open_table(BLOCK_TXS)?;
             txn.open_table(TXS)?;
             txn.open_table(RECEIPTS)?;
+            txn.open_table(TX_INDEX)?;
             txn.open_table(STATE)?;
             txn.open_table(EVENTS)?;
             txn.open_table(META)?;
@@ -222,13 +238,23 @@ impl Store {
                 txn.open_table(META)?
                     .insert("tip", header.height.to_be_bytes().as_slice())?;
             }
+            let height = batch.header.map_or(0, |h| h.height);
             let mut txs = txn.open_table(TXS)?;
-            for (hash, record) in &batch.txs {
-                txs.insert(hash.as_slice(), record.as_slice())?;
+            let mut index = txn.open_table(TX_INDEX)?;
+            let mut by_hash = Vec::with_capacity(batch.txs.len());
+            for (i, (hash, record)) in batch.txs.iter().enumerate() {
+                let at = position(height, i as u32);
+                txs.insert(at.as_slice(), record.as_slice())?;
+                by_hash.push((hash, at));
+            }
+            // Hashes are random: inserting them in key order touches each B-tree page once.
+            by_hash.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (hash, at) in by_hash {
+                index.insert(hash.as_slice(), at.as_slice())?;
             }
             let mut receipts = txn.open_table(RECEIPTS)?;
-            for (hash, bytes) in &batch.receipts {
-                receipts.insert(hash.as_slice(), bytes.as_slice())?;
+            for (i, (_, bytes)) in batch.receipts.iter().enumerate() {
+                receipts.insert(position(height, i as u32).as_slice(), bytes.as_slice())?;
             }
             let mut state = txn.open_table(STATE)?;
             for (key, value) in batch.writes.iter() {
@@ -242,7 +268,9 @@ impl Store {
                 }
             }
             let mut events = txn.open_table(EVENTS)?;
-            for (key, tx) in &batch.events {
+            let mut sorted: Vec<&(Vec<u8>, Hash)> = batch.events.iter().collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            for (key, tx) in sorted {
                 events.insert(key.as_slice(), tx.as_slice())?;
             }
         }
@@ -286,10 +314,10 @@ impl Store {
         }
     }
 
-    /// Whether a transaction is committed, reading only the transaction table.
+    /// Whether a transaction is committed, reading only the transaction index.
     pub fn has_tx(&self, hash: &Hash) -> Result<bool, StoreError> {
         let txn = self.db.begin_read()?;
-        Ok(txn.open_table(TXS)?.get(hash.as_slice())?.is_some())
+        Ok(txn.open_table(TX_INDEX)?.get(hash.as_slice())?.is_some())
     }
 
     /// A consistent read view of the latest committed block.
@@ -301,6 +329,7 @@ impl Store {
             block_txs: txn.open_table(BLOCK_TXS)?,
             txs: txn.open_table(TXS)?,
             receipts: txn.open_table(RECEIPTS)?,
+            tx_index: txn.open_table(TX_INDEX)?,
             state: txn.open_table(STATE)?,
             events: txn.open_table(EVENTS)?,
             meta: txn.open_table(META)?,
@@ -316,11 +345,21 @@ impl Store {
             let def = match table {
                 "txs" => TXS,
                 "receipts" => RECEIPTS,
+                "tx_index" => TX_INDEX,
                 "state" => STATE,
                 "events" => EVENTS,
                 _ => return Err(StoreError::Corrupt(format!("no byte table `{table}`"))),
             };
-            txn.open_table(def)?.insert(key, value)?;
+            // Transactions and receipts are keyed by position; accept a transaction hash too.
+            let at = if matches!(table, "txs" | "receipts") && key.len() == 32 {
+                txn.open_table(TX_INDEX)?
+                    .get(key)?
+                    .map(|v| v.value().to_vec())
+            } else {
+                None
+            };
+            txn.open_table(def)?
+                .insert(at.as_deref().unwrap_or(key), value)?;
         }
         txn.commit()?;
         Ok(())
@@ -343,6 +382,7 @@ pub struct Snapshot {
     block_txs: ReadOnlyTable<u64, &'static [u8]>,
     txs: ReadOnlyTable<&'static [u8], &'static [u8]>,
     receipts: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    tx_index: ReadOnlyTable<&'static [u8], &'static [u8]>,
     state: ReadOnlyTable<&'static [u8], &'static [u8]>,
     events: ReadOnlyTable<&'static [u8], &'static [u8]>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
@@ -408,25 +448,57 @@ impl Snapshot {
             .collect())
     }
 
+    /// Where a committed transaction is: (height, index).
+    pub fn tx_position(&self, hash: &Hash) -> Result<Option<(u64, u32)>, StoreError> {
+        let Some(v) = self.tx_index.get(hash.as_slice())? else {
+            return Ok(None);
+        };
+        let b: [u8; 12] = v
+            .value()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("transaction index".into()))?;
+        let mut h = [0u8; 8];
+        h.copy_from_slice(&b[..8]);
+        let mut i = [0u8; 4];
+        i.copy_from_slice(&b[8..]);
+        Ok(Some((u64::from_be_bytes(h), u32::from_be_bytes(i))))
+    }
+
+    /// The transaction at a position.
+    pub fn tx_at(&self, height: u64, index: u32) -> Result<Option<StoredTx>, StoreError> {
+        match self.txs.get(position(height, index).as_slice())? {
+            Some(v) => StoredTx::decode(height, index, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// A committed transaction.
     pub fn tx(&self, hash: &Hash) -> Result<Option<StoredTx>, StoreError> {
-        self.txs
-            .get(hash.as_slice())?
-            .map(|v| StoredTx::decode(v.value()))
-            .transpose()
+        match self.tx_position(hash)? {
+            Some((h, i)) => self.tx_at(h, i),
+            None => Ok(None),
+        }
     }
 
     /// Whether a transaction with this hash is committed.
     pub fn has_tx(&self, hash: &Hash) -> Result<bool, StoreError> {
-        Ok(self.txs.get(hash.as_slice())?.is_some())
+        Ok(self.tx_index.get(hash.as_slice())?.is_some())
+    }
+
+    /// The receipt bytes at a position.
+    pub fn receipt_at(&self, height: u64, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .receipts
+            .get(position(height, index).as_slice())?
+            .map(|v| v.value().to_vec()))
     }
 
     /// A receipt's canonical bytes.
     pub fn receipt(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .receipts
-            .get(hash.as_slice())?
-            .map(|v| v.value().to_vec()))
+        match self.tx_position(hash)? {
+            Some((h, i)) => self.receipt_at(h, i),
+            None => Ok(None),
+        }
     }
 
     /// A state value.

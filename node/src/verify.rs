@@ -8,7 +8,7 @@ use std::sync::Arc;
 use vellum_runtime::Runtime;
 
 use crate::chain::block::Header;
-use crate::chain::tx::{Envelope, KeyCache, verify_envelope};
+use crate::chain::tx::{KeyCache, verify_envelope};
 use crate::chain::{Hash, merkle, sha256};
 use crate::execute::{BlockContext, MemoryBase, StateBase, execute_block, genesis};
 use crate::store::{Snapshot, Store, StoreError};
@@ -205,18 +205,16 @@ fn load_txs(
     for (index, hash) in hashes.iter().enumerate() {
         let what = || format!("transaction {}", hex::encode(hash));
         let stored = snap
-            .tx(hash)?
+            .tx_at(height, index as u32)?
             .ok_or_else(|| mismatch(height, "tx", format!("{} missing", what())))?;
-        if stored.height != height || stored.index as usize != index {
+        if snap.tx_position(hash)? != Some((height, index as u32)) {
             return Err(mismatch(
                 height,
                 "tx",
-                format!("{} is recorded at another position", what()),
+                format!("{} is indexed at another position", what()),
             ));
         }
-        let envelope: Envelope = serde_json::from_slice(&stored.envelope_json)
-            .map_err(|e| mismatch(height, "tx", format!("{}: {e}", what())))?;
-        let tx = verify_envelope(envelope, chain_id, keys)
+        let tx = verify_envelope(stored.envelope, chain_id, keys)
             .map_err(|e| mismatch(height, "tx", format!("{}: {e}", what())))?;
         if tx.hash != *hash {
             return Err(mismatch(

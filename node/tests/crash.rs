@@ -44,7 +44,11 @@ fn sigkill_during_continuous_commits_loses_nothing_acknowledged() {
     let mut acked: Vec<String> = Vec::new();
     let started = Instant::now();
     for round in 0..kills {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ledger-bench"))
+        // A long run can point at a copy of the binary, so that rebuilding the workspace
+        // meanwhile does not swap it mid-run.
+        let bin = std::env::var("VELLUM_LEDGER_BENCH_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_ledger-bench").into());
+        let mut child = Command::new(bin)
             .args(["soak", "--data-dir"])
             .arg(dir.path())
             .stdout(Stdio::piped())

@@ -243,7 +243,16 @@ fn bench(args: &[String]) {
         per_tx(&m.execute_micros_total),
         per_tx(&m.write_micros_total)
     );
-    println!("ratio to the all-core verify ceiling: {:.2}", tps / all);
+    // The machine is shared: measure the ceiling again after the run and compare with the
+    // higher of the two, which is the conservative ratio.
+    let (single_after, all_after) = verify_ceiling(&envelopes[..envelopes.len().min(20_000)]);
+    println!(
+        "k256 verify ceiling after the run: {single_after:.0}/s on one core, {all_after:.0}/s on all cores"
+    );
+    println!(
+        "ratio to the all-core verify ceiling: {:.2}",
+        tps / all.max(all_after)
+    );
     ledger.shutdown();
 }
 
