@@ -319,6 +319,7 @@ impl Ledger {
         let signer = tx.signer;
         let store = &self.shared.store;
         let mut pool = lock(&self.shared.pool);
+        let was_empty = pool.is_empty();
         match pool.admit(tx, || store.committed_nonce(&signer).unwrap_or(0)) {
             Ok(()) => {}
             // A committed transaction sent again carries a used nonce: say what really happened.
@@ -332,7 +333,11 @@ impl Ledger {
             .or_default()
             .push(sender);
         drop(pool);
-        self.shared.wake.notify_one();
+        // The producer only sleeps on an empty pool: waking it costs a system call, so do it
+        // only when this transaction made the pool non-empty.
+        if was_empty {
+            self.shared.wake.notify_one();
+        }
         Ok(receiver)
     }
 

@@ -158,22 +158,53 @@ mod tests {
     fn tx(seed: u8, nonce: u64, pad: usize) -> VerifiedTx {
         let key = SigningKey::from_slice(&[seed.max(1); 32]).unwrap();
         let signer = crate::chain::tx::address_of_signing_key(&key);
-        let msg = serde_json::value::to_raw_value(&serde_json::json!({ "pad": "x".repeat(pad) })).unwrap();
-        let action = Action::Execute { contract: hex::encode([9u8; 20]), msg };
-        verify_envelope(sign(&payload_json("c", &signer, nonce, None, &action), &key), "c", &KeyCache::default()).unwrap()
+        let msg = serde_json::value::to_raw_value(&serde_json::json!({ "pad": "x".repeat(pad) }))
+            .unwrap();
+        let action = Action::Execute {
+            contract: hex::encode([9u8; 20]),
+            msg,
+        };
+        verify_envelope(
+            sign(&payload_json("c", &signer, nonce, None, &action), &key),
+            "c",
+            &KeyCache::default(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn admits_only_the_next_nonce_and_refuses_duplicates() {
         let mut pool = Mempool::default();
-        assert_eq!(pool.admit(tx(1, 1, 0), || 0), Err(TxError::NonceGap { expected: 0, got: 1 }));
+        assert_eq!(
+            pool.admit(tx(1, 1, 0), || 0),
+            Err(TxError::NonceGap {
+                expected: 0,
+                got: 1
+            })
+        );
         pool.admit(tx(1, 0, 0), || 0).unwrap();
-        assert!(matches!(pool.admit(tx(1, 0, 0), || 0), Err(TxError::Duplicate(_))));
+        assert!(matches!(
+            pool.admit(tx(1, 0, 0), || 0),
+            Err(TxError::Duplicate(_))
+        ));
         // A different transaction with the same nonce is stale: nonce 0 is taken.
-        assert_eq!(pool.admit(tx(1, 0, 5), || 0), Err(TxError::StaleNonce { expected: 1, got: 0 }));
-        pool.admit(tx(1, 1, 0), || unreachable!("the pool knows this account")).unwrap();
+        assert_eq!(
+            pool.admit(tx(1, 0, 5), || 0),
+            Err(TxError::StaleNonce {
+                expected: 1,
+                got: 0
+            })
+        );
+        pool.admit(tx(1, 1, 0), || unreachable!("the pool knows this account"))
+            .unwrap();
         // Another account starts from its committed nonce.
-        assert_eq!(pool.admit(tx(2, 0, 0), || 7), Err(TxError::StaleNonce { expected: 7, got: 0 }));
+        assert_eq!(
+            pool.admit(tx(2, 0, 0), || 7),
+            Err(TxError::StaleNonce {
+                expected: 7,
+                got: 0
+            })
+        );
         pool.admit(tx(2, 7, 0), || 7).unwrap();
         assert_eq!(pool.next_nonce(&tx(1, 0, 0).signer, 0), 2);
         assert_eq!(pool.len(), 3);
@@ -184,11 +215,17 @@ mod tests {
         let mut pool = Mempool::with_limits(2, usize::MAX);
         pool.admit(tx(1, 0, 0), || 0).unwrap();
         pool.admit(tx(1, 1, 0), || 0).unwrap();
-        assert_eq!(pool.admit(tx(1, 2, 0), || 0), Err(TxError::MempoolFull("transaction count")));
+        assert_eq!(
+            pool.admit(tx(1, 2, 0), || 0),
+            Err(TxError::MempoolFull("transaction count"))
+        );
         let one = tx(1, 0, 0).size();
         let mut pool = Mempool::with_limits(100, one * 2 + 10);
         pool.admit(tx(1, 0, 0), || 0).unwrap();
-        assert_eq!(pool.admit(tx(1, 1, 500), || 0), Err(TxError::MempoolFull("bytes")));
+        assert_eq!(
+            pool.admit(tx(1, 1, 500), || 0),
+            Err(TxError::MempoolFull("bytes"))
+        );
         // A refusal does not consume the nonce.
         pool.admit(tx(1, 1, 0), || 0).unwrap();
     }
