@@ -219,3 +219,54 @@ pub async fn ensure_error_body(response: Response) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_map_to_statuses_a_client_can_act_on() {
+        let cases = [
+            (
+                TxError::MempoolFull("bytes"),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (TxError::ShuttingDown, StatusCode::SERVICE_UNAVAILABLE),
+            (TxError::TooLarge(1), StatusCode::PAYLOAD_TOO_LARGE),
+            (
+                TxError::StaleNonce {
+                    expected: 2,
+                    got: 1,
+                },
+                StatusCode::CONFLICT,
+            ),
+            (
+                TxError::NonceGap {
+                    expected: 2,
+                    got: 5,
+                },
+                StatusCode::CONFLICT,
+            ),
+            (TxError::Duplicate("ab".into()), StatusCode::CONFLICT),
+            (TxError::HighS, StatusCode::BAD_REQUEST),
+            (TxError::Malformed("x".into()), StatusCode::BAD_REQUEST),
+        ];
+        for (e, status) in cases {
+            let code = e.code();
+            let api = ApiError::from(e);
+            assert_eq!((api.status, api.code), (status, code));
+        }
+    }
+
+    #[tokio::test]
+    async fn bare_statuses_get_the_spec_body() {
+        let bare = (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response();
+        let fixed = ensure_error_body(bare).await;
+        assert_eq!(fixed.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = axum::body::to_bytes(fixed.into_body(), 4096).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "payload_too_large");
+        let ok = ensure_error_body(StatusCode::OK.into_response()).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+    }
+}
