@@ -60,10 +60,10 @@ fn sigkill_during_continuous_commits_loses_nothing_acknowledged() {
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(hash) = line.strip_prefix("ack ") {
-                    if tx.send(hash.to_string()).is_err() {
-                        break;
-                    }
+                if let Some(hash) = line.strip_prefix("ack ")
+                    && tx.send(hash.to_string()).is_err()
+                {
+                    break;
                 }
             }
         });

@@ -116,6 +116,7 @@ pub fn build_contract_path(crate_dir: impl AsRef<Path>) -> Result<PathBuf, Build
     }
     ensure_wasm_target(&dir)?;
     let output = Command::new(cargo())
+        .env("CARGO_ENCODED_RUSTFLAGS", reproducible_rustflags(&dir))
         .args([
             "build",
             "--profile",
