@@ -338,6 +338,7 @@ fn execute_tx(
     block: &Arc<BlockState>,
     ctx: &BlockContext,
     tx: &VerifiedTx,
+    code_cache: &mut std::collections::HashMap<Address, Hash>,
 ) -> Result<TxResult, String> {
     let env = Env {
         contract: [0; 20],
@@ -422,19 +423,27 @@ fn execute_tx(
             Ok(result)
         }
         Op::Execute { contract, msg } => {
-            let Some(meta) = block
-                .get(&keys::contract(contract))
-                .map_err(|e| e.to_string())?
-            else {
-                return Ok(failed(
-                    format!("no contract at {}", hex::encode(contract)),
-                    0,
-                ));
+            // Contract metadata never changes after instantiation: parse it once per block.
+            let code_hash = match code_cache.get(contract) {
+                Some(h) => *h,
+                None => {
+                    let Some(meta) = block
+                        .get(&keys::contract(contract))
+                        .map_err(|e| e.to_string())?
+                    else {
+                        return Ok(failed(
+                            format!("no contract at {}", hex::encode(contract)),
+                            0,
+                        ));
+                    };
+                    let meta: ContractMeta = serde_json::from_slice(&meta)
+                        .map_err(|e| format!("contract metadata: {e}"))?;
+                    let h = crate::chain::parse_hex::<32>(&meta.code_hash)
+                        .ok_or("contract metadata: code hash")?;
+                    code_cache.insert(*contract, h);
+                    h
+                }
             };
-            let meta: ContractMeta =
-                serde_json::from_slice(&meta).map_err(|e| format!("contract metadata: {e}"))?;
-            let code_hash = crate::chain::parse_hex::<32>(&meta.code_hash)
-                .ok_or("contract metadata: code hash")?;
             let env = Env {
                 contract: *contract,
                 ..env
@@ -469,6 +478,7 @@ pub fn execute_block(
     });
     let mut receipts = Vec::with_capacity(txs.len());
     let mut batch = CommitBatch::default();
+    let mut code_cache = std::collections::HashMap::new();
     for (index, tx) in txs.iter().enumerate() {
         let index = index as u32;
         let nonce_key = keys::nonce(&tx.signer);
@@ -492,7 +502,7 @@ pub fn execute_block(
                 0,
             )
         } else {
-            execute_tx(runtime, &block, &ctx, tx).map_err(fault)?
+            execute_tx(runtime, &block, &ctx, tx, &mut code_cache).map_err(fault)?
         };
         let pending = &mut Arc::get_mut(&mut block)
             .ok_or_else(|| fault("block state still shared after a call".into()))?
