@@ -108,10 +108,19 @@ impl Node {
     /// Starts `vellum node --data-dir DATA_DIR --listen 127.0.0.1:0` and waits for the line
     /// that names its address.
     pub fn start(data_dir: &Path) -> Self {
-        let log = data_dir.with_extension("log");
-        let mut child = Command::new(vellum_bin())
+        let mut command = Command::new(vellum_bin());
+        command
             .args(["node", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
+            .arg(data_dir);
+        Self::spawn(command, data_dir)
+    }
+
+    /// Runs `command`, which must start a node on `127.0.0.1:0` with `data_dir` (e.g. the
+    /// README's `cargo run ... -- node` with those flags added), and waits for the line that
+    /// names its address. Its stderr goes to `DATA_DIR.log`.
+    pub fn spawn(mut command: Command, data_dir: &Path) -> Self {
+        let log = data_dir.with_extension("log");
+        let mut child = command
             .env_remove("VELLUM_CONFIG")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -139,6 +148,11 @@ impl Node {
             child,
             log,
         }
+    }
+
+    /// The node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends SIGTERM and waits for the exit; asserts a clean exit (status 0).
