@@ -40,7 +40,7 @@ enum Answer {
     /// A SPEC error body.
     Refused { status: u16, code: String },
     /// No HTTP answer: the node was no longer listening.
-    NoAnswer { hash: String },
+    Unanswered { hash: String },
 }
 
 #[test]
@@ -133,7 +133,7 @@ fn sigterm_during_load_commits_or_refuses_every_request() {
                                 sigterm_sent.load(Ordering::SeqCst),
                                 "node unreachable before SIGTERM"
                             );
-                            answers.push(Answer::NoAnswer { hash });
+                            answers.push(Answer::Unanswered { hash });
                             return answers;
                         }
                         Err(e) => panic!("an answer that is neither success nor SPEC error: {e}"),
@@ -177,7 +177,7 @@ fn sigterm_during_load_commits_or_refuses_every_request() {
     let unanswered: Vec<&String> = answers
         .iter()
         .filter_map(|a| match a {
-            Answer::NoAnswer { hash } => Some(hash),
+            Answer::Unanswered { hash } => Some(hash),
             _ => None,
         })
         .collect();
