@@ -36,8 +36,10 @@ struct EnvelopeDoc {
     /// The exact JSON text of a payload, as signed.
     payload: String,
     /// Hex of the 33-byte compressed secp256k1 public key.
+    #[schema(pattern = "^[0-9a-fA-F]{66}$")]
     public_key: String,
     /// Hex of the 64-byte low-S signature `r || s` over SHA-256 of the payload bytes.
+    #[schema(pattern = "^[0-9a-fA-F]{128}$")]
     signature: String,
 }
 
@@ -168,8 +170,10 @@ pub struct EventsParams {
     /// Attribute value.
     pub value: String,
     /// The `cursor` of the last event already seen (from `next`).
+    #[param(pattern = "^[0-9a-fA-F]{28}$")]
     pub after: Option<String>,
     /// Most events to return (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
@@ -302,6 +306,7 @@ fn block_at(state: &ApiState, height: u64) -> Result<BlockView, ApiError> {
         (status = 400, description = "malformed or invalid", body = ErrorBody),
         (status = 409, description = "stale or gapped nonce, duplicate", body = ErrorBody),
         (status = 413, description = "too large", body = ErrorBody),
+        (status = 415, description = "the body is not sent as `application/json`", body = ErrorBody),
         (status = 503, description = "mempool full or shutting down", body = ErrorBody),
         (status = 504, description = "`?wait=true` and not committed in time", body = ErrorBody),
     ))]
@@ -349,7 +354,7 @@ pub async fn submit_transaction(
 
 /// A transaction's status, with its receipt once committed.
 #[utoipa::path(get, path = "/v1/transactions/{hash}", tag = "transactions",
-    params(("hash" = String, Path, description = "hex SHA-256 of the payload")),
+    params(("hash" = String, Path, description = "hex SHA-256 of the payload", pattern = "^[0-9a-fA-F]{64}$")),
     responses(
         (status = 200, body = TxStatus),
         (status = 400, body = ErrorBody),
@@ -403,7 +408,7 @@ pub async fn get_transaction(
 
 /// A contract's metadata.
 #[utoipa::path(get, path = "/v1/contracts/{address}", tag = "contracts",
-    params(("address" = String, Path, description = "contract address, 40 hex characters")),
+    params(("address" = String, Path, description = "contract address, 40 hex characters", pattern = "^[0-9a-fA-F]{40}$")),
     responses(
         (status = 200, body = ContractView),
         (status = 400, body = ErrorBody),
@@ -442,12 +447,14 @@ fn contract_not_found(address: &Address) -> ApiError {
 
 /// Runs a read-only query; the body is the contract's query message.
 #[utoipa::path(post, path = "/v1/contracts/{address}/query", tag = "contracts",
-    params(("address" = String, Path, description = "contract address")),
+    params(("address" = String, Path, description = "contract address", pattern = "^[0-9a-fA-F]{40}$")),
     request_body(content = Object, description = "the query message, e.g. `{\"document\": {\"document_id\": \"d1\"}}`"),
     responses(
         (status = 200, description = "the contract's JSON answer", body = Object),
         (status = 400, description = "the contract refused the query (`contract_error`) or failed (`query_failed`)", body = ErrorBody),
         (status = 404, description = "no contract there", body = ErrorBody),
+        (status = 413, description = "too large", body = ErrorBody),
+        (status = 415, description = "the body is not sent as `application/json`", body = ErrorBody),
     ))]
 pub async fn query_contract(
     State(state): State<ApiState>,
@@ -495,7 +502,7 @@ pub async fn query_contract(
 
 /// Events of a contract with a given attribute, from the event index, oldest first.
 #[utoipa::path(get, path = "/v1/contracts/{address}/events", tag = "contracts",
-    params(("address" = String, Path, description = "contract address"), EventsParams),
+    params(("address" = String, Path, description = "contract address", pattern = "^[0-9a-fA-F]{40}$"), EventsParams),
     responses(
         (status = 200, body = EventsPage),
         (status = 400, body = ErrorBody),
@@ -600,7 +607,7 @@ pub async fn contract_events(
 
 /// An account's next nonce.
 #[utoipa::path(get, path = "/v1/accounts/{address}", tag = "accounts",
-    params(("address" = String, Path, description = "account address, 40 hex characters")),
+    params(("address" = String, Path, description = "account address, 40 hex characters", pattern = "^[0-9a-fA-F]{40}$")),
     responses((status = 200, body = AccountView), (status = 400, body = ErrorBody)))]
 pub async fn get_account(
     State(state): State<ApiState>,
