@@ -382,9 +382,9 @@ fn report(out: Output, r: &Receipt, summary: impl FnOnce(&Value) -> String) -> R
     })
 }
 
-/// Builds a contract crate like `vellum_testing::build_contract_path`, plus the
-/// path-independent flags of `vellum_testing::reproducible_rustflags`, so the same sources give
-/// the same code hash in any checkout. Cargo's progress goes to stderr.
+/// Builds a contract crate with exactly the command `vellum_testing::build_contract_path` uses
+/// (contract profile, wasm target, path-independent flags), so the same sources give the same
+/// code hash in any checkout. Cargo's progress and errors go to stderr.
 fn build_contract(dir: &Path) -> Result<PathBuf> {
     let dir = dir
         .canonicalize()
@@ -396,24 +396,7 @@ fn build_contract(dir: &Path) -> Result<PathBuf> {
             dir.display()
         );
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "--profile",
-            "contract",
-            "--target",
-            "wasm32-unknown-unknown",
-        ])
-        .args([
-            "--message-format=json-render-diagnostics",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .env(
-            "CARGO_ENCODED_RUSTFLAGS",
-            vellum_testing::reproducible_rustflags(&dir),
-        )
+    let output = vellum_testing::contract_build_command(&dir)
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("running cargo (is Rust installed? see rust-toolchain.toml)")?;
@@ -422,14 +405,7 @@ fn build_contract(dir: &Path) -> Result<PathBuf> {
             "cargo build failed (its errors are above); is the wasm32-unknown-unknown target installed? `rustup target add wasm32-unknown-unknown`"
         );
     }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact")
-        .filter(|m| m["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path()))
-        .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
-        .filter_map(|f| f.as_str().map(PathBuf::from))
-        .find(|f| f.extension().is_some_and(|e| e == "wasm"))
+    vellum_testing::wasm_artifact(&output.stdout, &manifest)
         .ok_or_else(|| anyhow!("no .wasm artifact for {} (is it a cdylib?)", dir.display()))
 }
 

@@ -115,18 +115,7 @@ pub fn build_contract_path(crate_dir: impl AsRef<Path>) -> Result<PathBuf, Build
         return Ok(p.clone());
     }
     ensure_wasm_target(&dir)?;
-    let output = Command::new(cargo())
-        .env("CARGO_ENCODED_RUSTFLAGS", reproducible_rustflags(&dir))
-        .args([
-            "build",
-            "--profile",
-            "contract",
-            "--target",
-            WASM_TARGET,
-            "--message-format=json",
-        ])
-        .arg("--manifest-path")
-        .arg(dir.join("Cargo.toml"))
+    let output = contract_build_command(&dir)
         .output()
         .map_err(|e| BuildError(format!("running cargo: {e}")))?;
     if !output.status.success() {
@@ -136,23 +125,41 @@ pub fn build_contract_path(crate_dir: impl AsRef<Path>) -> Result<PathBuf, Build
             String::from_utf8_lossy(&output.stderr)
         )));
     }
-    let manifest = dir.join("Cargo.toml");
-    let artifact = String::from_utf8_lossy(&output.stdout)
+    let artifact = wasm_artifact(&output.stdout, &dir.join("Cargo.toml")).ok_or_else(|| {
+        BuildError(format!(
+            "no .wasm artifact for {} (is it a cdylib?)",
+            dir.display()
+        ))
+    })?;
+    built.insert(dir, artifact.clone());
+    Ok(artifact)
+}
+
+/// The cargo command that builds the contract crate in `crate_dir`: the `contract` profile, the
+/// wasm target, [`reproducible_rustflags`], and JSON messages on stdout (read them with
+/// [`wasm_artifact`]). `vellum contract build` runs the same command, so both give the same
+/// code hash.
+pub fn contract_build_command(crate_dir: &Path) -> Command {
+    let mut cmd = Command::new(cargo());
+    cmd.args(["build", "--profile", "contract", "--target", WASM_TARGET])
+        .arg("--message-format=json-render-diagnostics")
+        .arg("--manifest-path")
+        .arg(crate_dir.join("Cargo.toml"))
+        .env("CARGO_ENCODED_RUSTFLAGS", reproducible_rustflags(crate_dir));
+    cmd
+}
+
+/// The `.wasm` file cargo reported building for the crate whose manifest is `manifest`, from
+/// the JSON messages of [`contract_build_command`].
+pub fn wasm_artifact(cargo_stdout: &[u8], manifest: &Path) -> Option<PathBuf> {
+    String::from_utf8_lossy(cargo_stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact")
-        .filter(|m| m["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path()))
+        .filter(|m| m["manifest_path"].as_str().map(Path::new) == Some(manifest))
         .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|f| f.as_str().map(PathBuf::from))
         .find(|f| f.extension().is_some_and(|e| e == "wasm"))
-        .ok_or_else(|| {
-            BuildError(format!(
-                "no .wasm artifact for {} (is it a cdylib?)",
-                dir.display()
-            ))
-        })?;
-    built.insert(dir, artifact.clone());
-    Ok(artifact)
 }
 
 /// Flags that make the wasm independent of where the sources live: panic messages embed source
