@@ -29,29 +29,29 @@ pub(crate) fn output_write(bytes: &[u8]) {
     unsafe { raw::output_write(bytes.as_ptr() as u32, bytes.len() as u32) }
 }
 
-pub(crate) fn storage_read(key: &[u8]) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; READ_BUFFER_BYTES];
+/// Calls a host function that writes its result to `(dst, cap)` only when it fits and returns
+/// the result's length (negative: no result). Starts with a buffer of `first_cap` bytes and
+/// retries once with the exact size when the result is larger.
+fn read_sized(first_cap: usize, mut call: impl FnMut(u32, u32) -> i64) -> Option<Vec<u8>> {
+    let mut buf: Vec<u8> = Vec::with_capacity(first_cap);
     loop {
-        // SAFETY: `key` is read-only input; `buf` has `buf.len()` writable bytes and the host
-        // writes only when the value fits in them.
-        let len = unsafe {
-            raw::storage_read(
-                key.as_ptr() as u32,
-                key.len() as u32,
-                buf.as_mut_ptr() as u32,
-                buf.len() as u32,
-            )
-        };
-        if len < 0 {
-            return None;
-        }
-        let len = len as usize;
-        if len <= buf.len() {
-            buf.truncate(len);
+        let len = call(buf.as_mut_ptr() as u32, buf.capacity() as u32);
+        let len = usize::try_from(len).ok()?;
+        if len <= buf.capacity() {
+            // SAFETY: the host has just initialised the first `len` bytes (len <= capacity).
+            unsafe { buf.set_len(len) };
             return Some(buf);
         }
-        buf = vec![0u8; len];
+        buf = Vec::with_capacity(len);
     }
+}
+
+pub(crate) fn storage_read(key: &[u8]) -> Option<Vec<u8>> {
+    read_sized(READ_BUFFER_BYTES, |dst, cap| {
+        // SAFETY: `key` is read-only input; `(dst, cap)` is a live buffer of `cap` writable
+        // bytes, and the host writes only when the value fits in them.
+        unsafe { raw::storage_read(key.as_ptr() as u32, key.len() as u32, dst, cap) }
+    })
 }
 
 pub(crate) fn storage_write(key: &[u8], value: &[u8]) {
@@ -73,32 +73,27 @@ pub(crate) fn storage_remove(key: &[u8]) {
 
 /// Entries with `start <= key < end` (`end` empty: no upper bound), at most `limit`.
 pub(crate) fn storage_scan(start: &[u8], end: &[u8], limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_BUFFER_BYTES * 16);
-    loop {
-        // SAFETY: `start` and `end` are read-only inputs; `buf` has `buf.capacity()` writable
-        // bytes and the host writes only when the whole result fits in them.
-        let len = unsafe {
+    let buf = read_sized(READ_BUFFER_BYTES * 16, |dst, cap| {
+        // SAFETY: `start` and `end` are read-only inputs; `(dst, cap)` is a live buffer of `cap`
+        // writable bytes, and the host writes only when the whole result fits in them.
+        unsafe {
             raw::storage_scan(
                 start.as_ptr() as u32,
                 start.len() as u32,
                 end.as_ptr() as u32,
                 end.len() as u32,
                 limit,
-                buf.as_mut_ptr() as u32,
-                buf.capacity() as u32,
+                dst,
+                cap,
             )
-        } as usize;
-        if len <= buf.capacity() {
-            // SAFETY: the host has just initialised the first `len` bytes (len <= capacity).
-            unsafe { buf.set_len(len) };
-            // The host produced this encoding; a decoding failure would be a host bug, and
-            // aborting is the right answer to it.
-            return match vellum_abi::codec::decode_scan(&buf) {
-                Ok(entries) => entries,
-                Err(e) => abort(&e.to_string()),
-            };
         }
-        buf = vec![0u8; len];
+    })
+    .unwrap_or_default();
+    // The host produced this encoding; a decoding failure would be a host bug, and aborting
+    // is the right answer to it.
+    match vellum_abi::codec::decode_scan(&buf) {
+        Ok(entries) => entries,
+        Err(e) => abort(&e.to_string()),
     }
 }
 
