@@ -99,6 +99,42 @@ fn ensure_custody(ledger: &Ledger) -> Address {
     contract
 }
 
+/// CPU time (user + system, in seconds) of this process's threads grouped by role, from
+/// `/proc/self/task/*/stat` (Linux; empty elsewhere).
+fn thread_cpu() -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // Fields after the command name, which is in parentheses and may contain spaces.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 of stat: 11 and 12 after the name.
+        let role = match name.as_str() {
+            "vellum-producer" => "execute",
+            "vellum-writer" => "write",
+            _ => "verify+admit+harness",
+        };
+        *out.entry(role.to_string()).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
+    }
+    out
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -204,6 +240,7 @@ fn bench(args: &[String]) {
             (latencies, failures, Instant::now())
         })
     };
+    let cpu_before = thread_cpu();
     let started = Instant::now();
     // Signature checks run on all cores in chunks while this thread admits the previous chunk,
     // as HTTP handlers would verify concurrently and admit in arrival order.
@@ -233,6 +270,7 @@ fn bench(args: &[String]) {
     }
     verifier.join().unwrap();
     let (mut latencies, failures, finished) = collector.join().unwrap();
+    let cpu_after = thread_cpu();
     drop(receivers);
     let elapsed = finished - started;
     latencies.sort();
@@ -253,6 +291,18 @@ fn bench(args: &[String]) {
     println!(
         "blocks: {blocks} (about {:.0} transactions per block)",
         n as f64 / blocks.max(1) as f64
+    );
+    let mut total = 0.0;
+    let mut parts = Vec::new();
+    for (role, after) in &cpu_after {
+        let used = after - cpu_before.get(role).copied().unwrap_or(0.0);
+        total += used;
+        parts.push(format!("{role} {:.1} us", used * 1e6 / n as f64));
+    }
+    println!(
+        "CPU per transaction during the run: {:.1} us ({})",
+        total * 1e6 / n as f64,
+        parts.join(", ")
     );
     let per_tx = |total: &std::sync::atomic::AtomicU64| {
         total.load(std::sync::atomic::Ordering::Relaxed) as f64 / n as f64
