@@ -58,6 +58,23 @@ struct Args {
     /// Async worker threads of the load generator.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// The node's process id, to report its CPU time per transaction (Linux `/proc`), which
+    /// other load on a shared machine does not distort the way it distorts wall-clock rates.
+    #[arg(long)]
+    node_pid: Option<u32>,
+}
+
+/// CPU time (user + system) a process has used, from `/proc/PID/stat` (Linux); `None`
+/// elsewhere or when the process is gone.
+fn cpu_time(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 of `rest`.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // The kernel's USER_HZ is 100 on every Linux architecture Rust supports.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// One pre-signed transaction: its body and when it is due (offset from the start).
@@ -210,6 +227,8 @@ fn run(args: Args) -> Result<()> {
         args.url.trim_end_matches('/')
     );
     let open_loop = args.rate.is_some();
+    let node_pid = args.node_pid.map(|p| p.to_string());
+    let cpu_before = (cpu_time("self"), node_pid.as_deref().and_then(cpu_time));
     let (stats, started, finished) = runtime.block_on(async move {
         let started = tokio::time::Instant::now() + Duration::from_millis(50);
         let tasks: Vec<_> = per_conn
@@ -285,6 +304,7 @@ fn run(args: Args) -> Result<()> {
         }
         (all, started, finished)
     });
+    let cpu_after = (cpu_time("self"), node_pid.as_deref().and_then(cpu_time));
     let mut latencies = stats.latencies;
     latencies.sort();
     let committed = latencies.len();
@@ -316,6 +336,24 @@ fn run(args: Args) -> Result<()> {
         "blocks: {blocks} (about {:.0} transactions per block)",
         committed as f64 / blocks.max(1) as f64
     );
+    let per_tx = |before: Option<Duration>, after: Option<Duration>| {
+        before
+            .zip(after)
+            .map(|(b, a)| a.saturating_sub(b).as_secs_f64() * 1e6 / committed.max(1) as f64)
+    };
+    let client_us = per_tx(cpu_before.0, cpu_after.0);
+    let node_us = per_tx(cpu_before.1, cpu_after.1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match (node_us, client_us) {
+        (Some(n), Some(c)) => println!(
+            "CPU per committed transaction: node {n:.0} us, loadgen {c:.0} us (submission phase; {cores} cores give at most {:.0} tx/s at that cost)",
+            cores as f64 * 1e6 / (n + c)
+        ),
+        (None, Some(c)) => println!(
+            "CPU per committed transaction: loadgen {c:.0} us (pass --node-pid for the node's)"
+        ),
+        _ => {}
+    }
     if let Some(e) = stats.errors.first() {
         println!("first error: {e}");
     }
