@@ -239,12 +239,7 @@ struct TxResult {
 }
 
 fn null() -> Box<RawValue> {
-    RawValue::from_string("null".into()).unwrap_or_else(|_| unreachable_raw())
-}
-
-// `"null"` is valid JSON; this exists only so that no `unwrap` is needed above.
-fn unreachable_raw() -> Box<RawValue> {
-    serde_json::value::to_raw_value(&()).unwrap_or_default()
+    RawValue::NULL.to_owned()
 }
 
 fn failed(error: String, fuel_used: u64) -> TxResult {
@@ -306,7 +301,7 @@ fn call_contract(
     };
     let success = match outcome.result {
         Ok(s) => s,
-        Err(f) => return Ok(failed(failure_text(&f), outcome.fuel_used)),
+        Err(f) => return Ok(failed(f.to_string(), outcome.fuel_used)),
     };
     let output = match json_output(&success.output) {
         Ok(o) => o,
@@ -326,10 +321,6 @@ fn call_contract(
         contract: Some(contract),
         writes,
     })
-}
-
-fn failure_text(f: &Failure) -> String {
-    f.to_string()
 }
 
 /// Executes one transaction against the block state.

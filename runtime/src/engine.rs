@@ -207,7 +207,11 @@ impl ModuleCache {
 }
 
 fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per process and per call: two threads compiling the same module at once must not
+    // write into the same temporary file.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     {
         let mut f = fs::File::create(&tmp)?;
         for p in parts {

@@ -129,3 +129,30 @@ fn stored_code_that_fails_validation_is_not_compiled() {
         Err(RuntimeError::Validation(_))
     ));
 }
+
+#[test]
+fn concurrent_compilations_of_one_module_leave_a_loadable_cache_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let wasm = counter_wasm();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (dir, wasm) = (dir.clone(), wasm.clone());
+            std::thread::spawn(move || runtime(&dir).deploy(&wasm).unwrap())
+        })
+        .collect();
+    let hashes: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(hashes.windows(2).all(|w| w[0] == w[1]));
+    // Exactly one cache file (no stray temporaries) and it loads without recompiling.
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert_eq!(
+        runtime(&dir)
+            .prepare(&hashes[0], &MemoryState::default())
+            .unwrap(),
+        ModuleSource::Disk
+    );
+}
