@@ -794,7 +794,9 @@ fn stalled_body() -> Body {
 async fn saturation_and_slow_requests_get_a_clear_503() {
     let api = Api::new(ApiConfig {
         in_flight_max: 1,
-        request_timeout_ms: 300,
+        // Long enough that the polling below sees the permit held even on a loaded machine:
+        // at 300 ms the stalled request sometimes timed out (freeing the permit) first.
+        request_timeout_ms: 3_000,
         wait_timeout_ms: 100,
         ..ApiConfig::default()
     });
