@@ -63,6 +63,8 @@ pub struct ApiFile {
     pub wait_timeout_ms: Option<u64>,
     /// See [`ApiConfig::blocking_tasks_max`].
     pub blocking_tasks_max: Option<usize>,
+    /// See [`ApiConfig::streams_max`].
+    pub streams_max: Option<usize>,
 }
 
 /// The config file: every field optional.
@@ -156,6 +158,7 @@ impl NodeConfig {
                 .api
                 .blocking_tasks_max
                 .unwrap_or(defaults.blocking_tasks_max),
+            streams_max: file.api.streams_max.unwrap_or(defaults.streams_max),
         };
         if api.wait_timeout_ms >= api.request_timeout_ms {
             return Err(ConfigError::Invalid(format!(

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -27,9 +27,14 @@ use crate::chain::block::{Header, Receipt};
 use crate::chain::tx::{Envelope, KeyCache, Op, TxError, VerifiedTx, verify_envelope};
 use crate::chain::{Address, Hash};
 use crate::execute::{BlockContext, ContractMeta, ExecuteError, StateBase, execute_block, genesis};
-use crate::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX};
+use crate::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, PIPELINE_EARLY_BLOCK_TXS_MIN};
 use crate::mempool::Mempool;
+use crate::procstat::{THREAD_PRODUCER, THREAD_WRITER};
 use crate::store::{CommitBatch, Snapshot, Store, StoreError, keys};
+
+/// Committed blocks buffered for each subscriber ([`Ledger::subscribe`]); one that falls
+/// further behind misses the oldest and is told how many.
+pub const SUBSCRIBER_BUFFER_BLOCKS: usize = 1024;
 
 /// How a ledger is set up.
 #[derive(Debug, Clone)]
@@ -151,6 +156,10 @@ pub struct LedgerMetrics {
     pub execute_micros_total: AtomicU64,
     /// Sum of time spent writing blocks durably (redb commit), microseconds.
     pub write_micros_total: AtomicU64,
+    /// Envelopes verified (signature, payload, chain id), accepted or not.
+    pub verified_total: AtomicU64,
+    /// Sum of the time those verifications took, nanoseconds (on whichever thread ran them).
+    pub verify_nanos_total: AtomicU64,
 }
 
 struct Shared {
@@ -159,7 +168,12 @@ struct Shared {
     runtime: Runtime,
     keys: KeyCache,
     pool: Mutex<Mempool>,
+    /// Signalled when the pool becomes non-empty, when it reaches
+    /// [`PIPELINE_EARLY_BLOCK_TXS_MIN`], when the writer finishes a block, and at shutdown.
     wake: Condvar,
+    /// Blocks handed to the writer and not yet committed. Changed under the `pool` lock, so the
+    /// producer's wait on `wake` cannot miss the writer becoming free.
+    blocks_in_writer: AtomicUsize,
     waiters: Mutex<HashMap<Hash, Vec<oneshot::Sender<Arc<Receipt>>>>>,
     tip: Mutex<(Header, Hash)>,
     blocks: broadcast::Sender<Arc<CommittedBlock>>,
@@ -222,7 +236,7 @@ impl Ledger {
             }
         };
         drop(snapshot);
-        let (blocks, _) = broadcast::channel(1024);
+        let (blocks, _) = broadcast::channel(SUBSCRIBER_BUFFER_BLOCKS);
         let shared = Arc::new(Shared {
             chain_id: config.chain_id,
             store,
@@ -230,6 +244,7 @@ impl Ledger {
             keys: KeyCache::default(),
             pool: Mutex::new(Mempool::default()),
             wake: Condvar::new(),
+            blocks_in_writer: AtomicUsize::new(0),
             waiters: Mutex::new(HashMap::new()),
             tip: Mutex::new((tip, tip.hash())),
             blocks,
@@ -240,7 +255,7 @@ impl Ledger {
         });
         let worker = shared.clone();
         let producer =
-            vellum_runtime::spawn_exec_thread("vellum-producer".into(), move || worker.run())?;
+            vellum_runtime::spawn_exec_thread(THREAD_PRODUCER.into(), move || worker.run())?;
         Ok(Self {
             shared,
             producer: Mutex::new(Some(producer)),
@@ -297,7 +312,13 @@ impl Ledger {
     /// Verifies an envelope (everything but the nonce). Thread-safe and CPU-bound: call it from
     /// as many threads as there are cores.
     pub fn verify(&self, envelope: Envelope) -> Result<VerifiedTx, TxError> {
-        verify_envelope(envelope, &self.shared.chain_id, &self.shared.keys)
+        let started = std::time::Instant::now();
+        let verified = verify_envelope(envelope, &self.shared.chain_id, &self.shared.keys);
+        let m = &self.shared.metrics;
+        m.verified_total.fetch_add(1, Ordering::Relaxed);
+        m.verify_nanos_total
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        verified
     }
 
     /// Admits a verified transaction. Returns a receiver for its receipt, which fires once the
@@ -319,7 +340,7 @@ impl Ledger {
         let signer = tx.signer;
         let store = &self.shared.store;
         let mut pool = lock(&self.shared.pool);
-        let was_empty = pool.is_empty();
+        let len_before = pool.len();
         match pool.admit(tx, || store.committed_nonce(&signer).unwrap_or(0)) {
             Ok(()) => {}
             // A committed transaction sent again carries a used nonce: say what really happened.
@@ -333,9 +354,9 @@ impl Ledger {
             .or_default()
             .push(sender);
         drop(pool);
-        // The producer only sleeps on an empty pool: waking it costs a system call, so do it
-        // only when this transaction made the pool non-empty.
-        if was_empty {
+        // Waking the producer costs a system call: do it only when this transaction changed
+        // what it waits for (the pool became non-empty, or big enough for an early block).
+        if len_before == 0 || len_before + 1 == PIPELINE_EARLY_BLOCK_TXS_MIN {
             self.shared.wake.notify_one();
         }
         Ok(receiver)
@@ -419,12 +440,22 @@ pub enum QueryError {
 }
 
 impl Shared {
-    /// The ordering stage: waits for transactions and proposes the next block.
+    /// The ordering stage: waits for transactions and proposes the next block. While the writer
+    /// is busy it waits for it, unless [`PIPELINE_EARLY_BLOCK_TXS_MIN`] transactions are
+    /// already waiting (see there).
     fn next_proposal(&self, tip: &(Header, Hash)) -> Option<Proposal> {
         let mut pool = lock(&self.pool);
-        while pool.is_empty() {
-            if self.stopping.load(Ordering::Acquire) {
-                return None;
+        loop {
+            let stopping = self.stopping.load(Ordering::Acquire);
+            if pool.is_empty() {
+                if stopping {
+                    return None;
+                }
+            } else if stopping
+                || self.blocks_in_writer.load(Ordering::Acquire) == 0
+                || pool.len() >= PIPELINE_EARLY_BLOCK_TXS_MIN
+            {
+                break;
             }
             pool = self
                 .wake
@@ -455,7 +486,7 @@ impl Shared {
         let writer = {
             let me = self.clone();
             std::thread::Builder::new()
-                .name("vellum-writer".into())
+                .name(THREAD_WRITER.into())
                 .spawn(move || me.write_loop(from_producer))
         };
         let writer = match writer {
@@ -496,6 +527,10 @@ impl Shared {
                 .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             exec_tip = (executed.header, executed.header.hash());
             in_flight = Some(executed.batch.writes.clone());
+            {
+                let _pool = lock(&self.pool);
+                self.blocks_in_writer.fetch_add(1, Ordering::AcqRel);
+            }
             if to_writer
                 .send(InFlight {
                     txs: proposal.txs,
@@ -537,7 +572,13 @@ impl Shared {
             );
             let hash = executed.header.hash();
             *lock(&self.tip) = (executed.header, hash);
-            lock(&self.pool).committed(&txs);
+            {
+                let mut pool = lock(&self.pool);
+                pool.committed(&txs);
+                self.blocks_in_writer.fetch_sub(1, Ordering::AcqRel);
+            }
+            // The producer may be holding a small block back until this write ended.
+            self.wake.notify_one();
             let receipts: Vec<Arc<Receipt>> = executed.receipts.into_iter().map(Arc::new).collect();
             {
                 let mut waiters = lock(&self.waiters);

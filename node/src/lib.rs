@@ -8,5 +8,6 @@ pub mod execute;
 pub mod ledger;
 pub mod limits;
 pub mod mempool;
+pub mod procstat;
 pub mod store;
 pub mod verify;

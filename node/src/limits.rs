@@ -15,6 +15,12 @@ pub const MEMPOOL_TXS_MAX: usize = 100_000;
 pub const MEMPOOL_BYTES_MAX: usize = 256 * 1024 * 1024;
 /// Most transactions in one block. Blocks are cut earlier when the pool drains.
 pub const BLOCK_TXS_MAX: usize = 8_192;
+/// While the writer is still committing a block, the producer starts the next one only once
+/// this many transactions wait; with fewer it waits for the writer, so that under light load a
+/// block gathers everything that arrived during the previous write (one durable commit for all
+/// of them) instead of a few transactions each, and under heavy load execution still overlaps
+/// the write.
+pub const PIPELINE_EARLY_BLOCK_TXS_MIN: usize = 256;
 /// Most payload bytes in one block.
 pub const BLOCK_BYTES_MAX: usize = 32 * 1024 * 1024;
 /// Longest contract label, in bytes.

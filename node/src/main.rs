@@ -604,6 +604,7 @@ fn run_node(args: NodeArgs) -> Result<()> {
     })?;
     let ledger = Arc::new(ledger);
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(vellum_node::procstat::THREAD_HTTP)
         .enable_all()
         .build()
         .context("starting the async runtime")?;

@@ -846,3 +846,155 @@ fn assert_spec_error_5xx(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");
     assert!(!body["error"]["message"].as_str().unwrap().is_empty());
 }
+
+/// Splits an SSE body into (event name, data) frames.
+fn sse_frames(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter_map(|frame| {
+            let mut name = None;
+            let mut data = None;
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("event: ") {
+                    name = Some(v.to_string());
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data = Some(serde_json::from_str(v).unwrap());
+                }
+            }
+            Some((name?, data?))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_sends_committed_blocks_and_filtered_events_and_ends_at_shutdown() {
+    use futures_util::StreamExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::open(LedgerConfig::new(dir.path(), CHAIN)).unwrap());
+    let state = ApiState::new(
+        ledger.clone(),
+        ApiConfig {
+            streams_max: 1,
+            ..ApiConfig::default()
+        },
+    );
+    let api = Api {
+        app: app(state.clone()),
+        ledger,
+        _dir: dir,
+    };
+    let alice = key("alice");
+    let custody = setup_custody(&api, &alice).await;
+    let contract = vellum_node::chain::parse_hex(&custody).unwrap();
+
+    for (uri, code) in [
+        ("/v1/stream?key=document_id".to_string(), "invalid_filter"),
+        (
+            format!("/v1/stream?contract={custody}&value=d1"),
+            "invalid_filter",
+        ),
+        ("/v1/stream?contract=zz".to_string(), "invalid_address"),
+    ] {
+        let (status, body) = api.call("GET", &uri, None).await;
+        assert_spec_error(status, &body, code, &uri);
+    }
+
+    let response = api
+        .app
+        .clone()
+        .oneshot(
+            Request::get(format!(
+                "/v1/stream?contract={custody}&key=document_id&value=d1"
+            ))
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut body = response.into_body().into_data_stream();
+
+    // The bound holds: a second stream is refused while the first is open.
+    let (status, refused) = api.call("GET", "/v1/stream", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+    assert_eq!(refused["error"]["code"], "overloaded");
+
+    let register = |nonce, id: &str| {
+        signed(
+            &alice,
+            nonce,
+            execute(
+                &contract,
+                json!({"register": {"document_id": id, "sha256": DOC}}),
+            ),
+        )
+    };
+    let other = api.submit_wait(&register(2, "d2")).await;
+    let mine = api.submit_wait(&register(3, "d1")).await;
+
+    // Read until the block holding `mine` and its event have arrived.
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(text.contains(mine["tx_hash"].as_str().unwrap()) && text.contains("event: event")) {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("the stream sent the block and the event in time")
+            .expect("the stream is open")
+            .unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    // Complete frames only.
+    let text = &text[..text.rfind("\n\n").unwrap() + 2];
+    let frames = sse_frames(text);
+    let blocks: Vec<&Value> = frames
+        .iter()
+        .filter(|(n, _)| n == "block")
+        .map(|(_, d)| d)
+        .collect();
+    for receipt in [&other, &mine] {
+        let block = blocks
+            .iter()
+            .find(|b| b["height"] == receipt["block_height"])
+            .unwrap_or_else(|| panic!("no block frame for {receipt}"));
+        assert!(
+            block["tx_hashes"]
+                .as_array()
+                .unwrap()
+                .contains(&receipt["tx_hash"]),
+            "{block}"
+        );
+        assert_eq!(block["hash"].as_str().unwrap().len(), 64);
+    }
+    // Exactly the one event of d1 (d2's register is filtered out), as the events route shows it.
+    let events: Vec<&Value> = frames
+        .iter()
+        .filter(|(n, _)| n == "event")
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let (status, page) = api
+        .call(
+            "GET",
+            &format!("/v1/contracts/{custody}/events?key=document_id&value=d1"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["events"][0], *events[0]);
+    assert_eq!(events[0]["tx_hash"], mine["tx_hash"]);
+
+    // Shutting down ends the stream and refuses new ones.
+    state.close_streams();
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(chunk) = body.next().await {
+            chunk.unwrap();
+        }
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream ended at shutdown");
+    let (status, body) = api.call("GET", "/v1/stream", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+}

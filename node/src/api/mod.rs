@@ -15,11 +15,15 @@
 //! **Protection.** Bodies are limited to [`BODY_BYTES_MAX`] (413), requests in flight to
 //! [`ApiConfig::in_flight_max`] (503 `overloaded` beyond it, at once, rather than queueing),
 //! every request to [`ApiConfig::request_timeout_ms`] (503 `timeout`), and CPU-bound or blocking
-//! work (signature checks, contract queries, store reads) runs on tokio's blocking pool behind a
-//! semaphore of [`ApiConfig::blocking_tasks_max`] permits, so the async workers never stall.
+//! work (large envelopes' checks, deploys' compilation, contract queries, store reads) runs on
+//! tokio's blocking pool behind a semaphore of [`ApiConfig::blocking_tasks_max`] permits, so the
+//! async workers never stall. The signature check of a small envelope
+//! ([`INLINE_VERIFY_PAYLOAD_BYTES_MAX`]) runs on the async worker itself: at about 55 us it is
+//! cheaper than the hop to the pool and back, and the workers (one per core) bound it.
 
 pub mod error;
 pub mod routes;
+pub mod stream;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,7 +36,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 
@@ -43,6 +47,10 @@ use crate::limits::TX_BYTES_MAX;
 /// the payload string inside the envelope. The envelope's decoded size is then checked against
 /// [`TX_BYTES_MAX`] itself.
 pub const BODY_BYTES_MAX: usize = TX_BYTES_MAX + TX_BYTES_MAX / 4;
+/// Envelopes whose payload is at most this many bytes are verified on the async worker that
+/// received them (one signature check, about 55 us); larger ones, and every deploy's
+/// compilation, go to the blocking pool.
+pub const INLINE_VERIFY_PAYLOAD_BYTES_MAX: usize = 4096;
 /// Default bound on requests being served at once.
 pub const IN_FLIGHT_MAX_DEFAULT: usize = 1024;
 /// Default time a request may take, in ms (above [`WAIT_TIMEOUT_MS_DEFAULT`]).
@@ -65,6 +73,8 @@ pub struct ApiConfig {
     pub wait_timeout_ms: u64,
     /// Most CPU-bound or blocking tasks (signature checks, queries, store reads) at once.
     pub blocking_tasks_max: usize,
+    /// Most `GET /v1/stream` subscribers at once; more are refused with 503 `overloaded`.
+    pub streams_max: usize,
 }
 
 impl Default for ApiConfig {
@@ -77,6 +87,7 @@ impl Default for ApiConfig {
             // Twice the cores: a permit is also held by short store reads, which should not
             // queue behind a deploy's compilation.
             blocking_tasks_max: cores * 2,
+            streams_max: stream::STREAMS_MAX_DEFAULT,
         }
     }
 }
@@ -112,6 +123,9 @@ pub struct ApiState {
     pub metrics: Arc<ApiMetrics>,
     in_flight: Arc<Semaphore>,
     blocking: Arc<Semaphore>,
+    streams: Arc<Semaphore>,
+    /// Flips to `true` when the node starts shutting down, which ends every stream.
+    closing: Arc<watch::Sender<bool>>,
 }
 
 impl ApiState {
@@ -121,9 +135,17 @@ impl ApiState {
             ledger,
             in_flight: Arc::new(Semaphore::new(config.in_flight_max.max(1))),
             blocking: Arc::new(Semaphore::new(config.blocking_tasks_max.max(1))),
+            streams: Arc::new(Semaphore::new(config.streams_max.max(1))),
+            closing: Arc::new(watch::Sender::new(false)),
             config: Arc::new(config),
             metrics: Arc::default(),
         }
+    }
+
+    /// Ends every `GET /v1/stream` and refuses new ones: the first step of a shutdown, since
+    /// streams never end by themselves.
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
     }
 
     /// Runs CPU-bound or blocking work on the blocking pool, at most
@@ -171,6 +193,7 @@ pub fn app(state: ApiState) -> Router {
         .route("/v1/health", get(routes::health))
         .route("/v1/openapi.json", get(routes::openapi))
         .route("/metrics", get(routes::metrics))
+        .route("/v1/stream", get(stream::stream))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
@@ -200,6 +223,10 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 /// Bounds the requests in flight (refusing, not queueing, beyond the bound) and the time each
 /// may take.
 async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    if stream::is_stream(request.uri().path()) {
+        // Long-lived by design: bounded by its own semaphore and ended at shutdown instead.
+        return next.run(request).await;
+    }
     let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
         state.metrics.requests_shed.fetch_add(1, Ordering::Relaxed);
         return ApiError::new(
@@ -240,6 +267,12 @@ pub async fn serve(
     state: ApiState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Streams never end by themselves: end them, or the graceful shutdown waits forever.
+        closing.close_streams();
+    };
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -17,9 +17,12 @@ use serde_json::value::RawValue;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use vellum_runtime::Failure;
 
-use super::{ApiError, ApiState, EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, ErrorBody};
+use super::{
+    ApiError, ApiState, EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, ErrorBody,
+    INLINE_VERIFY_PAYLOAD_BYTES_MAX,
+};
 use crate::chain::block::{Header, Receipt, ReceiptEvent};
-use crate::chain::tx::Envelope;
+use crate::chain::tx::{Envelope, Op};
 use crate::chain::{Address, Hash, parse_hex};
 use crate::execute::ContractMeta;
 use crate::ledger::QueryError;
@@ -224,7 +227,8 @@ pub struct EventsPage {
         status,
         health,
         openapi,
-        metrics
+        metrics,
+        super::stream::stream
     ),
     components(schemas(
         ErrorBody,
@@ -238,7 +242,8 @@ pub struct EventsPage {
         StatusView,
         HealthView,
         EventItem,
-        EventsPage
+        EventsPage,
+        super::stream::Lagged
     ))
 )]
 pub struct ApiDoc;
@@ -268,7 +273,7 @@ fn snapshot(state: &ApiState) -> Result<Snapshot, ApiError> {
     state.ledger.snapshot().map_err(ApiError::internal)
 }
 
-fn block_view(header: &Header, tx_hashes: &[Hash]) -> BlockView {
+pub(super) fn block_view(header: &Header, tx_hashes: &[Hash]) -> BlockView {
     BlockView {
         height: header.height,
         hash: hex::encode(header.hash()),
@@ -280,6 +285,16 @@ fn block_view(header: &Header, tx_hashes: &[Hash]) -> BlockView {
         receipt_root: hex::encode(header.receipt_root),
         tx_count: header.tx_count,
     }
+}
+
+/// The `cursor` of an event: the suffix of its event-index key (height, transaction index and
+/// event index, big-endian), in hex.
+pub(super) fn event_cursor(height: u64, tx_index: u32, event_index: u16) -> String {
+    let mut suffix = [0u8; 14];
+    suffix[..8].copy_from_slice(&height.to_be_bytes());
+    suffix[8..12].copy_from_slice(&tx_index.to_be_bytes());
+    suffix[12..].copy_from_slice(&event_index.to_be_bytes());
+    hex::encode(suffix)
 }
 
 fn block_at(state: &ApiState, height: u64) -> Result<BlockView, ApiError> {
@@ -317,8 +332,29 @@ pub async fn submit_transaction(
 ) -> Result<Response, ApiError> {
     let Query(params) = params?;
     let Json(envelope) = body?;
-    let ledger = state.ledger.clone();
-    let submitted = state.blocking(move || ledger.submit(envelope)).await?;
+    let submitted = if envelope.payload.len() <= INLINE_VERIFY_PAYLOAD_BYTES_MAX {
+        // A small envelope's check (one signature, ~55 us) is cheaper than the hop to the
+        // blocking pool and back; deploys still compile there.
+        match state.ledger.verify(envelope) {
+            Ok(tx) if !matches!(tx.op, Op::Deploy(_)) => {
+                let hash = tx.hash;
+                state.ledger.admit(tx).map(|r| (hash, r))
+            }
+            Ok(tx) => {
+                let ledger = state.ledger.clone();
+                state
+                    .blocking(move || {
+                        let hash = tx.hash;
+                        ledger.admit(tx).map(|r| (hash, r))
+                    })
+                    .await?
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        let ledger = state.ledger.clone();
+        state.blocking(move || ledger.submit(envelope)).await?
+    };
     let (hash, receiver) = match submitted {
         Ok(ok) => ok,
         Err(e) => {
@@ -591,7 +627,7 @@ pub async fn contract_events(
                     block_height: height,
                     tx_index,
                     event_index,
-                    cursor: hex::encode(suffix),
+                    cursor: event_cursor(height, tx_index, event_index),
                     event,
                 });
             }
@@ -767,6 +803,27 @@ pub async fn metrics(State(state): State<ApiState>) -> Response {
         "Requests that hit the request timeout.",
         &[(String::new(), m.requests_timed_out.load(Ordering::Relaxed))],
     );
+    let _ = writeln!(
+        out,
+        "# HELP vellum_tx_verify_seconds Time spent verifying envelopes (signature, payload, chain id).\n\
+         # TYPE vellum_tx_verify_seconds summary\n\
+         vellum_tx_verify_seconds_sum {}\n\
+         vellum_tx_verify_seconds_count {}",
+        ledger.verify_nanos_total.load(Ordering::Relaxed) as f64 / 1e9,
+        ledger.verified_total.load(Ordering::Relaxed)
+    );
+    for (stage, micros) in [
+        ("execute", &ledger.execute_micros_total),
+        ("write", &ledger.write_micros_total),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP vellum_block_{stage}_seconds_total Time spent in the block pipeline's {stage} stage.\n\
+             # TYPE vellum_block_{stage}_seconds_total counter\n\
+             vellum_block_{stage}_seconds_total {}",
+            micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+    }
     // Commit latency as a Prometheus summary without quantiles: rate(sum) / rate(count) is the
     // mean latency of a block's execution and durable commit.
     let micros = ledger.commit_micros_total.load(Ordering::Relaxed);

@@ -25,6 +25,7 @@ use vellum_node::chain::tx::{
 };
 use vellum_node::chain::{Address, contract_address, sha256};
 use vellum_node::ledger::{Ledger, LedgerConfig};
+use vellum_node::procstat;
 
 const CHAIN: &str = "vellum-bench";
 const DOC_HASH: &str = "5d41402abc4b2a76b9719d911017c592ae3a5a8f29d5b2a3f8f5bd2d6e8c1e0f";
@@ -103,34 +104,13 @@ fn ensure_custody(ledger: &Ledger) -> Address {
 /// `/proc/self/task/*/stat` (Linux; empty elsewhere).
 fn thread_cpu() -> std::collections::BTreeMap<String, f64> {
     let mut out = std::collections::BTreeMap::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for task in tasks.flatten() {
-        let path = task.path();
-        let name = std::fs::read_to_string(path.join("comm"))
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
-        // Fields after the command name, which is in parentheses and may contain spaces.
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // utime and stime are fields 14 and 15 of stat: 11 and 12 after the name.
+    for (name, seconds) in procstat::thread_cpu_by_name(None) {
         let role = match name.as_str() {
-            "vellum-producer" => "execute",
-            "vellum-writer" => "write",
+            procstat::THREAD_PRODUCER => "execute",
+            procstat::THREAD_WRITER => "write",
             _ => "verify+admit+harness",
         };
-        *out.entry(role.to_string()).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
+        *out.entry(role.to_string()).or_insert(0.0) += seconds;
     }
     out
 }
