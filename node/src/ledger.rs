@@ -158,7 +158,7 @@ pub struct LedgerMetrics {
     pub write_micros_total: AtomicU64,
     /// Envelopes verified (signature, payload, chain id), accepted or not.
     pub verified_total: AtomicU64,
-    /// Sum of the time those verifications took, nanoseconds (on whichever thread ran them).
+    /// Sum of the CPU time those verifications took, nanoseconds (on whichever thread ran them).
     pub verify_nanos_total: AtomicU64,
 }
 
@@ -312,12 +312,18 @@ impl Ledger {
     /// Verifies an envelope (everything but the nonce). Thread-safe and CPU-bound: call it from
     /// as many threads as there are cores.
     pub fn verify(&self, envelope: Envelope) -> Result<VerifiedTx, TxError> {
-        let started = std::time::Instant::now();
+        // CPU time, not wall time: on a busy machine a thread can be preempted mid-check.
+        let started = crate::procstat::this_thread_cpu();
         let verified = verify_envelope(envelope, &self.shared.chain_id, &self.shared.keys);
         let m = &self.shared.metrics;
         m.verified_total.fetch_add(1, Ordering::Relaxed);
-        m.verify_nanos_total
-            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if let Some(used) = started
+            .zip(crate::procstat::this_thread_cpu())
+            .map(|(s, e)| e.saturating_sub(s))
+        {
+            m.verify_nanos_total
+                .fetch_add(used.as_nanos() as u64, Ordering::Relaxed);
+        }
         verified
     }
 

@@ -62,6 +62,22 @@ pub fn thread_cpu_by_name(pid: Option<u32>) -> BTreeMap<String, f64> {
     out
 }
 
+/// CPU time the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`); `None` off Linux.
+pub fn this_thread_cpu() -> Option<Duration> {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Some(Duration::new(
+            u64::try_from(t.tv_sec).ok()?,
+            u32::try_from(t.tv_nsec).ok()?,
+        ))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +97,8 @@ mod tests {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
         }
         assert_ne!(x, 1);
+        let thread = this_thread_cpu().unwrap();
+        assert!(thread >= Duration::from_millis(10), "{thread:?}");
         let process = process_cpu(None).unwrap();
         assert!(process >= Duration::from_millis(10), "{process:?}");
         let threads = thread_cpu_by_name(None);

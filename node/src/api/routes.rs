@@ -805,7 +805,7 @@ pub async fn metrics(State(state): State<ApiState>) -> Response {
     );
     let _ = writeln!(
         out,
-        "# HELP vellum_tx_verify_seconds Time spent verifying envelopes (signature, payload, chain id).\n\
+        "# HELP vellum_tx_verify_seconds CPU time spent verifying envelopes (signature, payload, chain id).\n\
          # TYPE vellum_tx_verify_seconds summary\n\
          vellum_tx_verify_seconds_sum {}\n\
          vellum_tx_verify_seconds_count {}",

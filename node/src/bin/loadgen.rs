@@ -5,6 +5,8 @@
 //!     --txs 40000 --connections 64                      # closed loop: maximum throughput
 //! cargo run --release -p vellum-node --bin loadgen -- --url http://127.0.0.1:8080 \
 //!     --txs 50000 --connections 64 --rate 5000          # open loop: 5,000/s for 10 s
+//! cargo run --release -p vellum-node --bin loadgen -- --url http://127.0.0.1:8080 \
+//!     --txs 40000 --connections 256 --sweep --node-pid PID   # maximum, then 25/50/75/90 %
 //! ```
 //!
 //! Deploys and instantiates the custody contract through the client (unless `--contract` names
@@ -20,6 +22,14 @@
 //! once, and their latency is counted from when they were due, not from when they were sent,
 //! so a slow node cannot hide its queueing (no coordinated omission). Without `--rate` each
 //! connection sends its next transaction as soon as the previous one is answered (closed loop).
+//!
+//! With `--sweep` it first measures the maximum (closed loop, N transactions), then runs open
+//! loops at 25, 50, 75 and 90 percent of it for `--phase-secs` each, with fresh accounts per
+//! phase, and prints a Markdown table. With `--node-pid` every phase also reports the node's CPU
+//! time per committed transaction by stage, from its threads' `/proc` times
+//! ([`vellum_node::procstat`]) and its `vellum_tx_verify_seconds` metric: HTTP (the async and
+//! blocking-pool threads, less signature checks), signature check, execution (the producer
+//! thread) and commit (the writer thread).
 
 use std::time::{Duration, Instant};
 
@@ -28,8 +38,10 @@ use clap::Parser;
 use k256::ecdsa::SigningKey;
 use rayon::prelude::*;
 use serde_json::json;
+use vellum_node::chain::sha256;
 use vellum_node::chain::tx::{Action, address_of_signing_key, payload_json, sign};
 use vellum_node::client::{Client, generate_key, output};
+use vellum_node::procstat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,25 +74,36 @@ struct Args {
     /// other load on a shared machine does not distort the way it distorts wall-clock rates.
     #[arg(long)]
     node_pid: Option<u32>,
+    /// Measure the maximum, then open loops at 25, 50, 75 and 90 percent of it.
+    #[arg(long)]
+    sweep: bool,
+    /// Length of each open-loop phase of `--sweep`, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    phase_secs: f64,
+    /// `wait`: each request is `?wait=true` and its answer is the commit. `stream`: requests
+    /// are answered at admission (202) and commits are observed on `GET /v1/stream`, so a
+    /// connection does not idle while its transaction's block is written.
+    #[arg(long, value_enum, default_value_t = Mode::Wait)]
+    mode: Mode,
+    /// `stream` mode: most transactions sent and not yet seen committed (closed loop).
+    #[arg(long, default_value_t = 8192)]
+    max_pending: usize,
 }
 
-/// CPU time (user + system) a process has used, from `/proc/PID/stat` (Linux); `None`
-/// elsewhere or when the process is gone.
-fn cpu_time(pid: &str) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 of `rest`.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // The kernel's USER_HZ is 100 on every Linux architecture Rust supports.
-    Some(Duration::from_millis(ticks * 10))
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    Wait,
+    Stream,
 }
 
 /// One pre-signed transaction: its body and when it is due (offset from the start).
 struct Job {
+    /// Position in the phase (generation order).
+    id: usize,
     body: Vec<u8>,
     due: Duration,
+    /// Hex hash of the transaction (SHA-256 of its payload bytes).
+    hash: String,
 }
 
 #[derive(Default)]
@@ -136,13 +159,520 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// What one phase needs to know.
+struct Plan<'a> {
+    chain_id: &'a str,
+    contract: &'a str,
+    txs: usize,
+    connections: usize,
+    accounts: usize,
+    rate: Option<f64>,
+}
+
+/// Pre-signs a phase's transactions with fresh accounts: transaction i goes to connection
+/// i % K; connection c owns accounts c, c + K, c + 2K, ... and cycles through them, so each
+/// account's nonces go out in order.
+fn presign(plan: &Plan<'_>) -> Result<Vec<Vec<Job>>> {
+    let k = plan.connections;
+    let accounts = plan.accounts.max(k);
+    let keys: Vec<SigningKey> = (0..accounts)
+        .map(|_| generate_key())
+        .collect::<Result<_, _>>()?;
+    let mut run_id = [0u8; 6];
+    getrandom::fill(&mut run_id).map_err(|e| anyhow!("randomness: {e}"))?;
+    let run_id = hex::encode(run_id);
+    let per_conn_accounts = |c: usize| (accounts - c).div_ceil(k);
+    let jobs: Vec<Job> = (0..plan.txs)
+        .into_par_iter()
+        .map(|i| -> Result<Job> {
+            let (c, j) = (i % k, i / k);
+            let owned = per_conn_accounts(c);
+            let account = c + (j % owned) * k;
+            let nonce = (j / owned) as u64;
+            let key = &keys[account];
+            let msg = json!({"register": {
+                "document_id": format!("loadgen-{run_id}-{i}"),
+                "sha256": "5d41402abc4b2a76b9719d911017c592ae3a5a8f29d5b2a3f8f5bd2d6e8c1e0f",
+            }});
+            let action = Action::Execute {
+                contract: plan.contract.to_string(),
+                msg: serde_json::value::to_raw_value(&msg)?,
+            };
+            let payload = payload_json(
+                plan.chain_id,
+                &address_of_signing_key(key),
+                nonce,
+                None,
+                &action,
+            );
+            let body = serde_json::to_vec(&sign(&payload, key))?;
+            Ok(Job {
+                id: i,
+                body,
+                hash: hex::encode(sha256(&[payload.as_bytes()])),
+                due: plan
+                    .rate
+                    .map_or(Duration::ZERO, |r| Duration::from_secs_f64(i as f64 / r)),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let mut per_conn: Vec<Vec<Job>> = (0..k).map(|_| Vec::new()).collect();
+    for (i, job) in jobs.into_iter().enumerate() {
+        per_conn[i % k].push(job);
+    }
+    Ok(per_conn)
+}
+
+/// The node's CPU seconds by stage, cumulative.
+#[derive(Debug, Clone, Copy, Default)]
+struct NodeCpu {
+    /// Async workers and blocking pool, signature checks included.
+    http_threads: f64,
+    /// Signature checks (from the node's `vellum_tx_verify_seconds_sum`).
+    verify: f64,
+    execute: f64,
+    commit: f64,
+    /// Every other thread of the node.
+    other: f64,
+}
+
+/// A Prometheus sample's value from `/metrics` text.
+fn metric_value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+fn node_cpu(pid: u32, http: &reqwest::blocking::Client, base: &str) -> Option<NodeCpu> {
+    let threads = procstat::thread_cpu_by_name(Some(pid));
+    if threads.is_empty() {
+        return None;
+    }
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .ok()?
+        .text()
+        .ok()?;
+    let mut cpu = NodeCpu {
+        verify: metric_value(&metrics, "vellum_tx_verify_seconds_sum")?,
+        ..NodeCpu::default()
+    };
+    for (name, seconds) in threads {
+        match name.as_str() {
+            procstat::THREAD_HTTP => cpu.http_threads += seconds,
+            procstat::THREAD_PRODUCER => cpu.execute += seconds,
+            procstat::THREAD_WRITER => cpu.commit += seconds,
+            _ => cpu.other += seconds,
+        }
+    }
+    Some(cpu)
+}
+
+/// What one phase measured.
+struct PhaseResult {
+    committed: usize,
+    elapsed: Duration,
+    /// Sorted.
+    latencies: Vec<Duration>,
+    failed: usize,
+    errors: Vec<String>,
+    blocks: u64,
+    /// Per committed transaction, microseconds: (HTTP, verify, execute, commit, other).
+    node_us: Option<[f64; 5]>,
+    client_us: Option<f64>,
+}
+
+impl PhaseResult {
+    fn tx_per_s(&self) -> f64 {
+        self.committed as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+    fn p(&self, q: f64) -> f64 {
+        ms(percentile(&self.latencies, q))
+    }
+}
+
+fn phase(
+    args: &Args,
+    client: &Client,
+    per_conn: Vec<Vec<Job>>,
+    rate: Option<f64>,
+) -> Result<PhaseResult> {
+    let k = per_conn.len();
+    let base = args.url.trim_end_matches('/').to_string();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.client_threads.max(1))
+        .enable_all()
+        .build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(k)
+        .http1_only()
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let metrics_http = reqwest::blocking::Client::new();
+    let url = format!("{base}/v1/transactions?wait=true");
+    let open_loop = rate.is_some();
+    let height_before = client.status()?.height;
+    let node_before = args
+        .node_pid
+        .and_then(|p| node_cpu(p, &metrics_http, &base));
+    let client_before = procstat::process_cpu(None);
+    let (stats, started, finished) = match args.mode {
+        Mode::Wait => runtime.block_on(run_wait(http, url, per_conn, open_loop)),
+        Mode::Stream => runtime.block_on(run_stream(
+            http,
+            base.clone(),
+            per_conn,
+            open_loop,
+            args.max_pending.max(1),
+        ))?,
+    };
+    let client_after = procstat::process_cpu(None);
+    let node_after = args
+        .node_pid
+        .and_then(|p| node_cpu(p, &metrics_http, &base));
+    let mut latencies = stats.latencies;
+    latencies.sort();
+    let committed = latencies.len();
+    let per_tx = |seconds: f64| seconds * 1e6 / committed.max(1) as f64;
+    let node_us = node_before.zip(node_after).map(|(b, a)| {
+        let verify = a.verify - b.verify;
+        [
+            per_tx((a.http_threads - b.http_threads - verify).max(0.0)),
+            per_tx(verify),
+            per_tx(a.execute - b.execute),
+            per_tx(a.commit - b.commit),
+            per_tx(a.other - b.other),
+        ]
+    });
+    let client_us = client_before
+        .zip(client_after)
+        .map(|(b, a)| per_tx(a.saturating_sub(b).as_secs_f64()));
+    Ok(PhaseResult {
+        committed,
+        elapsed: finished.saturating_duration_since(started),
+        latencies,
+        failed: stats.failed,
+        errors: stats.errors,
+        blocks: client.status()?.height.saturating_sub(height_before),
+        node_us,
+        client_us,
+    })
+}
+
+type Outcome = (ConnStats, tokio::time::Instant, tokio::time::Instant);
+
+/// `--mode wait`: every request waits for its commit.
+async fn run_wait(
+    http: reqwest::Client,
+    url: String,
+    per_conn: Vec<Vec<Job>>,
+    open_loop: bool,
+) -> Outcome {
+    let started = tokio::time::Instant::now() + Duration::from_millis(50);
+    let tasks: Vec<_> = per_conn
+        .into_iter()
+        .map(|jobs| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                let mut stats = ConnStats {
+                    latencies: Vec::with_capacity(jobs.len()),
+                    ..ConnStats::default()
+                };
+                for job in jobs {
+                    let due = started + job.due;
+                    tokio::time::sleep_until(due).await;
+                    let from = if open_loop {
+                        due
+                    } else {
+                        tokio::time::Instant::now()
+                    };
+                    let answer = http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(job.body)
+                        .send()
+                        .await;
+                    let ok = match answer {
+                        Ok(r) if r.status() == reqwest::StatusCode::OK => {
+                            // A receipt: a committed transaction, successful or not.
+                            match r.bytes().await {
+                                Ok(b) => {
+                                    if !b.windows(14).any(|w| w == b"\"success\":true") {
+                                        stats.failed += 1;
+                                    }
+                                    true
+                                }
+                                Err(e) => {
+                                    stats.errors.push(e.to_string());
+                                    false
+                                }
+                            }
+                        }
+                        Ok(r) => {
+                            let status = r.status();
+                            let text = r.text().await.unwrap_or_default();
+                            stats.errors.push(format!("HTTP {status}: {text}"));
+                            false
+                        }
+                        Err(e) => {
+                            stats.errors.push(e.to_string());
+                            false
+                        }
+                    };
+                    if ok {
+                        stats.latencies.push(from.elapsed());
+                    }
+                }
+                (stats, tokio::time::Instant::now())
+            })
+        })
+        .collect();
+    let mut all = ConnStats::default();
+    let mut finished = started;
+    for t in tasks {
+        match t.await {
+            Ok((s, done)) => {
+                all.latencies.extend(s.latencies);
+                all.failed += s.failed;
+                all.errors.extend(s.errors);
+                finished = finished.max(done);
+            }
+            Err(e) => all.errors.push(format!("connection task: {e}")),
+        }
+    }
+    (all, started, finished)
+}
+
+/// `--mode stream`: requests are answered at admission; commits are seen on `/v1/stream`.
+async fn run_stream(
+    http: reqwest::Client,
+    base: String,
+    per_conn: Vec<Vec<Job>>,
+    open_loop: bool,
+    max_pending: usize,
+) -> Result<Outcome> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let total: usize = per_conn.iter().map(Vec::len).sum();
+    let index: Arc<std::collections::HashMap<String, usize>> = Arc::new(
+        per_conn
+            .iter()
+            .flatten()
+            .map(|j| (j.hash.clone(), j.id))
+            .collect(),
+    );
+    const UNSET: u64 = u64::MAX;
+    let from_ns: Arc<Vec<AtomicU64>> =
+        Arc::new((0..total).map(|_| AtomicU64::new(UNSET)).collect());
+    let pending = Arc::new(tokio::sync::Semaphore::new(max_pending));
+    let origin = tokio::time::Instant::now();
+    let since =
+        move |t: tokio::time::Instant| t.saturating_duration_since(origin).as_nanos() as u64;
+
+    // Subscribe before the first submission: the node subscribes when it answers the headers.
+    let mut stream = http
+        .get(format!("{base}/v1/stream"))
+        .timeout(Duration::from_secs(24 * 3600))
+        .send()
+        .await
+        .context("opening /v1/stream")?;
+    if !stream.status().is_success() {
+        bail!("/v1/stream answered {}", stream.status());
+    }
+    let sent_all = Arc::new(tokio::sync::Notify::new());
+    let reader = {
+        let (index, from_ns, pending, sent_all) = (
+            index.clone(),
+            from_ns.clone(),
+            pending.clone(),
+            sent_all.clone(),
+        );
+        tokio::spawn(async move {
+            let mut stats = ConnStats::default();
+            let mut seen = 0usize;
+            let mut buf = String::new();
+            let mut senders_done = false;
+            // Once every transaction is sent, give the node this long between two chunks.
+            const IDLE_AFTER_SENDING: Duration = Duration::from_secs(20);
+            while seen < total {
+                let next = stream.chunk();
+                let chunk = if senders_done {
+                    match tokio::time::timeout(IDLE_AFTER_SENDING, next).await {
+                        Ok(c) => c,
+                        Err(_) => break,
+                    }
+                } else {
+                    tokio::select! {
+                        c = next => c,
+                        () = sent_all.notified() => { senders_done = true; continue; }
+                    }
+                };
+                let Ok(Some(chunk)) = chunk else { break };
+                let now = since(tokio::time::Instant::now());
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let frame: String = buf.drain(..end + 2).collect();
+                    if !frame.lines().any(|l| l == "event: block") {
+                        continue;
+                    }
+                    let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else {
+                        continue;
+                    };
+                    let Ok(block) = serde_json::from_str::<serde_json::Value>(data) else {
+                        stats.errors.push(format!("unparsable block event: {data}"));
+                        continue;
+                    };
+                    for h in block["tx_hashes"].as_array().into_iter().flatten() {
+                        let Some(&id) = h.as_str().and_then(|h| index.get(h)) else {
+                            continue;
+                        };
+                        let from = from_ns[id].load(Ordering::Acquire);
+                        if from != UNSET {
+                            stats
+                                .latencies
+                                .push(Duration::from_nanos(now.saturating_sub(from)));
+                        }
+                        seen += 1;
+                        pending.add_permits(1);
+                    }
+                }
+            }
+            (
+                stats,
+                origin + Duration::from_nanos(since(tokio::time::Instant::now())),
+            )
+        })
+    };
+
+    let url = format!("{base}/v1/transactions");
+    let started = tokio::time::Instant::now() + Duration::from_millis(50);
+    let tasks: Vec<_> = per_conn
+        .into_iter()
+        .map(|jobs| {
+            let (http, url, from_ns, pending) =
+                (http.clone(), url.clone(), from_ns.clone(), pending.clone());
+            tokio::spawn(async move {
+                let mut errors = Vec::new();
+                for job in jobs {
+                    let due = started + job.due;
+                    tokio::time::sleep_until(due).await;
+                    let from = if open_loop {
+                        due
+                    } else {
+                        match pending.acquire().await {
+                            Ok(p) => p.forget(),
+                            Err(_) => break,
+                        }
+                        tokio::time::Instant::now()
+                    };
+                    from_ns[job.id].store(since(from), Ordering::Release);
+                    let answer = http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(job.body)
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(r) if r.status() == reqwest::StatusCode::ACCEPTED => {}
+                        Ok(r) => {
+                            let status = r.status();
+                            let text = r.text().await.unwrap_or_default();
+                            errors.push(format!("HTTP {status}: {text}"));
+                            pending.add_permits(1);
+                        }
+                        Err(e) => {
+                            errors.push(e.to_string());
+                            pending.add_permits(1);
+                        }
+                    }
+                }
+                errors
+            })
+        })
+        .collect();
+    let mut send_errors = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(e) => send_errors.extend(e),
+            Err(e) => send_errors.push(format!("connection task: {e}")),
+        }
+    }
+    sent_all.notify_one();
+    let (mut stats, finished) = reader.await.context("the stream reader")?;
+    stats.errors.extend(send_errors);
+    if stats.latencies.len() < total && stats.errors.is_empty() {
+        stats.errors.push(format!(
+            "{} transactions admitted but not seen committed on the stream",
+            total - stats.latencies.len()
+        ));
+    }
+    Ok((stats, started, finished))
+}
+
+fn report(r: &PhaseResult, k: usize, rate: Option<f64>, mode: Mode) {
+    println!(
+        "mode: {}, {k} connections, {}",
+        match rate {
+            Some(r) => format!("open loop at {r:.0} tx/s"),
+            None => "closed loop".to_string(),
+        },
+        match mode {
+            Mode::Wait => "?wait=true (answered after the durable commit)",
+            Mode::Stream =>
+                "answered at admission (202), commits seen on /v1/stream (execution success not checked)",
+        }
+    );
+    println!(
+        "committed {} transactions in {:.2} s: {:.0} tx/s ({} failed in execution, {} not committed)",
+        r.committed,
+        r.elapsed.as_secs_f64(),
+        r.tx_per_s(),
+        r.failed,
+        r.errors.len()
+    );
+    println!(
+        "submit-to-commit latency: p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, max {:.2} ms",
+        r.p(0.50),
+        r.p(0.99),
+        r.p(0.999),
+        ms(r.latencies.last().copied().unwrap_or_default())
+    );
+    println!(
+        "blocks: {} (about {:.0} transactions per block)",
+        r.blocks,
+        r.committed as f64 / r.blocks.max(1) as f64
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match (r.node_us, r.client_us) {
+        (Some([http, verify, execute, commit, other]), Some(c)) => {
+            let n = http + verify + execute + commit + other;
+            println!(
+                "CPU per committed transaction: node {n:.0} us (HTTP {http:.0}, signature check {verify:.0}, execution {execute:.0}, commit {commit:.0}, other {other:.0}), loadgen {c:.0} us ({cores} cores give at most {:.0} tx/s at that cost)",
+                cores as f64 * 1e6 / (n + c)
+            );
+        }
+        (None, Some(c)) => println!(
+            "CPU per committed transaction: loadgen {c:.0} us (pass --node-pid for the node's)"
+        ),
+        _ => {}
+    }
+    if let Some(e) = r.errors.first() {
+        println!("first error: {e}");
+    }
+}
+
 fn run(args: Args) -> Result<()> {
     let k = args.connections.max(1);
-    let accounts = args.accounts.max(k);
-    if let Some(rate) = args.rate
-        && !(rate.is_finite() && rate > 0.0)
-    {
-        bail!("--rate must be a positive number of transactions per second");
+    for (what, rate) in [
+        ("--rate", args.rate),
+        ("--phase-secs", Some(args.phase_secs)),
+    ] {
+        if let Some(v) = rate
+            && !(v.is_finite() && v > 0.0)
+        {
+            bail!("{what} must be a positive number");
+        }
     }
     let client = Client::new(&args.url)?;
     let status = client
@@ -157,205 +687,72 @@ fn run(args: Args) -> Result<()> {
         "node {} (chain {chain_id}, height {}), custody contract {contract}",
         args.url, status.height
     );
-
-    // Pre-sign: transaction i goes to connection i % K; connection c owns accounts c, c + K,
-    // c + 2K, ... and cycles through them, so each account's nonces go out in order.
-    let t = Instant::now();
-    let keys: Vec<SigningKey> = (0..accounts)
-        .map(|_| generate_key())
-        .collect::<Result<_, _>>()?;
-    let mut run_id = [0u8; 6];
-    getrandom::fill(&mut run_id).map_err(|e| anyhow!("randomness: {e}"))?;
-    let run_id = hex::encode(run_id);
-    let per_conn_accounts = |c: usize| (accounts - c).div_ceil(k);
-    let jobs: Vec<Job> = (0..args.txs)
-        .into_par_iter()
-        .map(|i| -> Result<Job> {
-            let (c, j) = (i % k, i / k);
-            let owned = per_conn_accounts(c);
-            let account = c + (j % owned) * k;
-            let nonce = (j / owned) as u64;
-            let key = &keys[account];
-            let msg = json!({"register": {
-                "document_id": format!("loadgen-{run_id}-{i}"),
-                "sha256": "5d41402abc4b2a76b9719d911017c592ae3a5a8f29d5b2a3f8f5bd2d6e8c1e0f",
-            }});
-            let action = Action::Execute {
-                contract: contract.clone(),
-                msg: serde_json::value::to_raw_value(&msg)?,
-            };
-            let payload = payload_json(
-                &chain_id,
-                &address_of_signing_key(key),
-                nonce,
-                None,
-                &action,
-            );
-            let body = serde_json::to_vec(&sign(&payload, key))?;
-            Ok(Job {
-                body,
-                due: args
-                    .rate
-                    .map_or(Duration::ZERO, |r| Duration::from_secs_f64(i as f64 / r)),
-            })
-        })
-        .collect::<Result<_>>()?;
-    println!(
-        "pre-signed {} transactions from {accounts} accounts in {:.2} s",
-        jobs.len(),
-        t.elapsed().as_secs_f64()
-    );
-
-    // Per connection, its jobs in order.
-    let mut per_conn: Vec<Vec<Job>> = (0..k).map(|_| Vec::new()).collect();
-    for (i, job) in jobs.into_iter().enumerate() {
-        per_conn[i % k].push(job);
-    }
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.client_threads.max(1))
-        .enable_all()
-        .build()?;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(k)
-        .http1_only()
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(60))
-        .build()?;
-    let url = format!(
-        "{}/v1/transactions?wait=true",
-        args.url.trim_end_matches('/')
-    );
-    let open_loop = args.rate.is_some();
-    let node_pid = args.node_pid.map(|p| p.to_string());
-    let cpu_before = (cpu_time("self"), node_pid.as_deref().and_then(cpu_time));
-    let (stats, started, finished) = runtime.block_on(async move {
-        let started = tokio::time::Instant::now() + Duration::from_millis(50);
-        let tasks: Vec<_> = per_conn
-            .into_iter()
-            .map(|jobs| {
-                let (http, url) = (http.clone(), url.clone());
-                tokio::spawn(async move {
-                    let mut stats = ConnStats {
-                        latencies: Vec::with_capacity(jobs.len()),
-                        ..ConnStats::default()
-                    };
-                    for job in jobs {
-                        let due = started + job.due;
-                        tokio::time::sleep_until(due).await;
-                        let from = if open_loop {
-                            due
-                        } else {
-                            tokio::time::Instant::now()
-                        };
-                        let answer = http
-                            .post(&url)
-                            .header("content-type", "application/json")
-                            .body(job.body)
-                            .send()
-                            .await;
-                        let ok = match answer {
-                            Ok(r) if r.status() == reqwest::StatusCode::OK => {
-                                // A receipt: a committed transaction, successful or not.
-                                match r.bytes().await {
-                                    Ok(b) => {
-                                        if !b.windows(14).any(|w| w == b"\"success\":true") {
-                                            stats.failed += 1;
-                                        }
-                                        true
-                                    }
-                                    Err(e) => {
-                                        stats.errors.push(e.to_string());
-                                        false
-                                    }
-                                }
-                            }
-                            Ok(r) => {
-                                let status = r.status();
-                                let text = r.text().await.unwrap_or_default();
-                                stats.errors.push(format!("HTTP {status}: {text}"));
-                                false
-                            }
-                            Err(e) => {
-                                stats.errors.push(e.to_string());
-                                false
-                            }
-                        };
-                        if ok {
-                            stats.latencies.push(from.elapsed());
-                        }
-                    }
-                    (stats, tokio::time::Instant::now())
-                })
-            })
-            .collect();
-        let mut all = ConnStats::default();
-        let mut finished = started;
-        for t in tasks {
-            match t.await {
-                Ok((s, done)) => {
-                    all.latencies.extend(s.latencies);
-                    all.failed += s.failed;
-                    all.errors.extend(s.errors);
-                    finished = finished.max(done);
-                }
-                Err(e) => all.errors.push(format!("connection task: {e}")),
-            }
-        }
-        (all, started, finished)
-    });
-    let cpu_after = (cpu_time("self"), node_pid.as_deref().and_then(cpu_time));
-    let mut latencies = stats.latencies;
-    latencies.sort();
-    let committed = latencies.len();
-    let elapsed = finished.saturating_duration_since(started);
-    let after = client.status()?;
-    println!(
-        "mode: {}, {k} connections, ?wait=true (answered after the durable commit)",
-        match args.rate {
-            Some(r) => format!("open loop at {r:.0} tx/s"),
-            None => "closed loop".to_string(),
-        }
-    );
-    println!(
-        "committed {committed} transactions in {:.2} s: {:.0} tx/s ({} failed in execution, {} not committed)",
-        elapsed.as_secs_f64(),
-        committed as f64 / elapsed.as_secs_f64().max(1e-9),
-        stats.failed,
-        stats.errors.len()
-    );
-    println!(
-        "submit-to-commit latency: p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, max {:.2} ms",
-        ms(percentile(&latencies, 0.50)),
-        ms(percentile(&latencies, 0.99)),
-        ms(percentile(&latencies, 0.999)),
-        ms(latencies.last().copied().unwrap_or_default())
-    );
-    let blocks = after.height.saturating_sub(status.height);
-    println!(
-        "blocks: {blocks} (about {:.0} transactions per block)",
-        committed as f64 / blocks.max(1) as f64
-    );
-    let per_tx = |before: Option<Duration>, after: Option<Duration>| {
-        before
-            .zip(after)
-            .map(|(b, a)| a.saturating_sub(b).as_secs_f64() * 1e6 / committed.max(1) as f64)
+    let plan = |txs: usize, rate: Option<f64>| Plan {
+        chain_id: &chain_id,
+        contract: &contract,
+        txs,
+        connections: k,
+        accounts: args.accounts,
+        rate,
     };
-    let client_us = per_tx(cpu_before.0, cpu_after.0);
-    let node_us = per_tx(cpu_before.1, cpu_after.1);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    match (node_us, client_us) {
-        (Some(n), Some(c)) => println!(
-            "CPU per committed transaction: node {n:.0} us, loadgen {c:.0} us (submission phase; {cores} cores give at most {:.0} tx/s at that cost)",
-            cores as f64 * 1e6 / (n + c)
-        ),
-        (None, Some(c)) => println!(
-            "CPU per committed transaction: loadgen {c:.0} us (pass --node-pid for the node's)"
-        ),
-        _ => {}
+    let signed = |p: &Plan<'_>| -> Result<Vec<Vec<Job>>> {
+        let t = Instant::now();
+        let jobs = presign(p)?;
+        println!(
+            "pre-signed {} transactions from {} accounts in {:.2} s",
+            p.txs,
+            p.accounts.max(k),
+            t.elapsed().as_secs_f64()
+        );
+        Ok(jobs)
+    };
+
+    let first_rate = if args.sweep { None } else { args.rate };
+    let max = phase(
+        &args,
+        &client,
+        signed(&plan(args.txs, first_rate))?,
+        first_rate,
+    )?;
+    report(&max, k, first_rate, args.mode);
+    if !args.sweep {
+        return Ok(());
     }
-    if let Some(e) = stats.errors.first() {
-        println!("first error: {e}");
+    let mut rows = vec![("maximum (closed loop)".to_string(), None, max)];
+    let top = rows[0].2.tx_per_s();
+    for share in [0.25, 0.5, 0.75, 0.9] {
+        let rate = top * share;
+        let txs = (rate * args.phase_secs).ceil() as usize;
+        println!();
+        let r = phase(&args, &client, signed(&plan(txs, Some(rate)))?, Some(rate))?;
+        report(&r, k, Some(rate), args.mode);
+        rows.push((format!("{:.0} % of maximum", share * 100.0), Some(rate), r));
+    }
+    println!(
+        "\n### End to end over HTTP (`loadgen --sweep --mode {}`, {k} connections)\n",
+        match args.mode {
+            Mode::Wait => "wait",
+            Mode::Stream => "stream",
+        }
+    );
+    println!(
+        "| load | offered tx/s | committed tx/s | p50 ms | p99 ms | p999 ms | tx/block | node CPU µs/tx: HTTP | signature | execution | commit | other | loadgen µs/tx |"
+    );
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (name, rate, r) in &rows {
+        let [http, verify, execute, commit, other] = r.node_us.map_or([f64::NAN; 5], |v| v);
+        println!(
+            "| {name} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {http:.1} | {verify:.1} | {execute:.1} | {commit:.1} | {other:.1} | {:.1} |",
+            rate.map_or("as fast as answered".to_string(), |r| format!("{r:.0}")),
+            r.tx_per_s(),
+            r.p(0.5),
+            r.p(0.99),
+            r.p(0.999),
+            r.committed as f64 / r.blocks.max(1) as f64,
+            r.client_us.unwrap_or(f64::NAN)
+        );
     }
     Ok(())
 }
