@@ -85,6 +85,10 @@ struct Args {
     /// connection does not idle while its transaction's block is written.
     #[arg(long, value_enum, default_value_t = Mode::Wait)]
     mode: Mode,
+    /// `--sweep`: also an open loop at this rate (repeatable), e.g. the 5,000/s of the p99
+    /// target.
+    #[arg(long)]
+    fixed_rate: Vec<f64>,
     /// `stream` mode: most transactions sent and not yet seen committed (closed loop).
     #[arg(long, default_value_t = 8192)]
     max_pending: usize,
@@ -94,6 +98,13 @@ struct Args {
 enum Mode {
     Wait,
     Stream,
+}
+
+/// `println!`, or `eprintln!` when `$to_stderr` (with `--sweep`, stdout is the Markdown table).
+macro_rules! say {
+    ($to_stderr:expr, $($t:tt)*) => {
+        if $to_stderr { eprintln!($($t)*) } else { println!($($t)*) }
+    };
 }
 
 /// One pre-signed transaction: its body and when it is due (offset from the start).
@@ -610,8 +621,9 @@ async fn run_stream(
     Ok((stats, started, finished))
 }
 
-fn report(r: &PhaseResult, k: usize, rate: Option<f64>, mode: Mode) {
-    println!(
+fn report(r: &PhaseResult, k: usize, rate: Option<f64>, mode: Mode, quiet: bool) {
+    say!(
+        quiet,
         "mode: {}, {k} connections, {}",
         match rate {
             Some(r) => format!("open loop at {r:.0} tx/s"),
@@ -623,7 +635,8 @@ fn report(r: &PhaseResult, k: usize, rate: Option<f64>, mode: Mode) {
                 "answered at admission (202), commits seen on /v1/stream (execution success not checked)",
         }
     );
-    println!(
+    say!(
+        quiet,
         "committed {} transactions in {:.2} s: {:.0} tx/s ({} failed in execution, {} not committed)",
         r.committed,
         r.elapsed.as_secs_f64(),
@@ -631,14 +644,16 @@ fn report(r: &PhaseResult, k: usize, rate: Option<f64>, mode: Mode) {
         r.failed,
         r.errors.len()
     );
-    println!(
+    say!(
+        quiet,
         "submit-to-commit latency: p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, max {:.2} ms",
         r.p(0.50),
         r.p(0.99),
         r.p(0.999),
         ms(r.latencies.last().copied().unwrap_or_default())
     );
-    println!(
+    say!(
+        quiet,
         "blocks: {} (about {:.0} transactions per block)",
         r.blocks,
         r.committed as f64 / r.blocks.max(1) as f64
@@ -647,27 +662,53 @@ fn report(r: &PhaseResult, k: usize, rate: Option<f64>, mode: Mode) {
     match (r.node_us, r.client_us) {
         (Some([http, verify, execute, commit, other]), Some(c)) => {
             let n = http + verify + execute + commit + other;
-            println!(
+            say!(
+                quiet,
                 "CPU per committed transaction: node {n:.0} us (HTTP {http:.0}, signature check {verify:.0}, execution {execute:.0}, commit {commit:.0}, other {other:.0}), loadgen {c:.0} us ({cores} cores give at most {:.0} tx/s at that cost)",
                 cores as f64 * 1e6 / (n + c)
             );
         }
-        (None, Some(c)) => println!(
+        (None, Some(c)) => say!(
+            quiet,
             "CPU per committed transaction: loadgen {c:.0} us (pass --node-pid for the node's)"
         ),
         _ => {}
     }
     if let Some(e) = r.errors.first() {
-        println!("first error: {e}");
+        say!(quiet, "first error: {e}");
+    }
+}
+
+/// Appends `key value` to the file named by `VELLUM_PERF_FIGURES`, where the benchmark suite
+/// collects figures for its summary (bench/run.sh); nothing when it is not set.
+fn record(key: &str, value: f64) {
+    let Some(path) = std::env::var_os("VELLUM_PERF_FIGURES") else {
+        return;
+    };
+    use std::io::Write as _;
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "{key} {value}"));
+    if let Err(e) = written {
+        eprintln!(
+            "loadgen: recording {key} in {}: {e}",
+            path.to_string_lossy()
+        );
     }
 }
 
 fn run(args: Args) -> Result<()> {
     let k = args.connections.max(1);
+    let fixed = args.fixed_rate.iter().map(|&r| ("--fixed-rate", Some(r)));
     for (what, rate) in [
         ("--rate", args.rate),
         ("--phase-secs", Some(args.phase_secs)),
-    ] {
+    ]
+    .into_iter()
+    .chain(fixed)
+    {
         if let Some(v) = rate
             && !(v.is_finite() && v > 0.0)
         {
@@ -683,9 +724,11 @@ fn run(args: Args) -> Result<()> {
         Some(c) => c,
         None => custody(&client)?,
     };
-    println!(
+    say!(
+        args.sweep,
         "node {} (chain {chain_id}, height {}), custody contract {contract}",
-        args.url, status.height
+        args.url,
+        status.height
     );
     let plan = |txs: usize, rate: Option<f64>| Plan {
         chain_id: &chain_id,
@@ -698,7 +741,8 @@ fn run(args: Args) -> Result<()> {
     let signed = |p: &Plan<'_>| -> Result<Vec<Vec<Job>>> {
         let t = Instant::now();
         let jobs = presign(p)?;
-        println!(
+        say!(
+            args.sweep,
             "pre-signed {} transactions from {} accounts in {:.2} s",
             p.txs,
             p.accounts.max(k),
@@ -714,27 +758,41 @@ fn run(args: Args) -> Result<()> {
         signed(&plan(args.txs, first_rate))?,
         first_rate,
     )?;
-    report(&max, k, first_rate, args.mode);
+    report(&max, k, first_rate, args.mode, args.sweep);
     if !args.sweep {
         return Ok(());
     }
     let mut rows = vec![("maximum (closed loop)".to_string(), None, max)];
     let top = rows[0].2.tx_per_s();
-    for share in [0.25, 0.5, 0.75, 0.9] {
-        let rate = top * share;
-        let txs = (rate * args.phase_secs).ceil() as usize;
-        println!();
+    let shares = [0.25, 0.5, 0.75, 0.9]
+        .map(|share| (format!("{:.0} % of maximum", share * 100.0), top * share));
+    let fixed = args
+        .fixed_rate
+        .iter()
+        .map(|&r| (format!("steady {r:.0}/s"), r));
+    for (name, rate) in shares.into_iter().chain(fixed) {
+        let txs = (rate * args.phase_secs).ceil().max(1.0) as usize;
+        eprintln!();
         let r = phase(&args, &client, signed(&plan(txs, Some(rate)))?, Some(rate))?;
-        report(&r, k, Some(rate), args.mode);
-        rows.push((format!("{:.0} % of maximum", share * 100.0), Some(rate), r));
+        report(&r, k, Some(rate), args.mode, true);
+        rows.push((name, Some(rate), r));
     }
-    println!(
-        "\n### End to end over HTTP (`loadgen --sweep --mode {}`, {k} connections)\n",
-        match args.mode {
-            Mode::Wait => "wait",
-            Mode::Stream => "stream",
+    let mode = match args.mode {
+        Mode::Wait => "wait",
+        Mode::Stream => "stream",
+    };
+    record(&format!("e2e.{mode}.max_tx_per_s"), top);
+    for (_, rate, r) in &rows {
+        if let Some(rate) = rate
+            && args.fixed_rate.contains(rate)
+        {
+            record(
+                &format!("e2e.{mode}.p99_at_{rate:.0}_ns"),
+                percentile(&r.latencies, 0.99).as_nanos() as f64,
+            );
         }
-    );
+    }
+    println!("\n### End to end over HTTP (`loadgen --sweep --mode {mode}`, {k} connections)\n");
     println!(
         "| load | offered tx/s | committed tx/s | p50 ms | p99 ms | p999 ms | tx/block | node CPU µs/tx: HTTP | signature | execution | commit | other | loadgen µs/tx |"
     );

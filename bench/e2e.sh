@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# End to end over HTTP (issue 5, item 3): a real node on a fresh data directory, loaded by
+# `loadgen --sweep` in both modes: its maximum, then 25/50/75/90 % of it and a steady 5,000/s,
+# with latency percentiles and the node's CPU per transaction by stage. Prints Markdown; records
+# figures in $VELLUM_PERF_FIGURES when set (bench/run.sh).
+#
+#   bash bench/e2e.sh            # full: about 4 minutes
+#   bash bench/e2e.sh --smoke    # seconds: checks that the part still runs
+#
+# Expects target/release/vellum and target/release/loadgen (cargo build --release -p vellum-node).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+smoke=""
+[ "${1:-}" = "--smoke" ] && smoke=1
+
+run_mode() {
+    local mode=$1 dir pid url
+    dir=$(mktemp -d)
+    target/release/vellum node --listen 127.0.0.1:0 --data-dir "$dir/data" \
+        > "$dir/node.out" 2> "$dir/node.log" &
+    pid=$!
+    for _ in $(seq 300); do
+        grep -q "listening on" "$dir/node.out" && break
+        sleep 0.1
+    done
+    url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$dir/node.out")
+    if [ -z "$url" ]; then
+        echo "bench/e2e.sh: the node did not start:" >&2
+        cat "$dir/node.log" >&2
+        kill "$pid" 2>/dev/null || true
+        return 1
+    fi
+    local args=(--txs 60000 --phase-secs 10 --fixed-rate 5000)
+    [ -n "$smoke" ] && args=(--txs 1000 --phase-secs 0.5 --fixed-rate 500)
+    local status=0
+    target/release/loadgen --url "$url" --connections 256 --client-threads 2 \
+        --node-pid "$pid" --mode "$mode" --sweep "${args[@]}" || status=$?
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -rf "$dir"
+    return $status
+}
+
+echo "Client (loadgen, 2 threads, 256 keep-alive connections) and node on the same 2 cores."
+echo "\`wait\`: each request is \`?wait=true\`, answered after the durable commit."
+echo "\`stream\`: answered at admission (202); the commit is seen on \`GET /v1/stream\`."
+run_mode wait
+run_mode stream
