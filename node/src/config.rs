@@ -10,6 +10,8 @@
 //! in_flight_max = 1024
 //! request_timeout_ms = 30000
 //! wait_timeout_ms = 20000
+//! header_read_timeout_ms = 10000
+//! connections_max = 10000
 //! ```
 
 use std::net::SocketAddr;
@@ -65,6 +67,10 @@ pub struct ApiFile {
     pub blocking_tasks_max: Option<usize>,
     /// See [`ApiConfig::streams_max`].
     pub streams_max: Option<usize>,
+    /// See [`ApiConfig::header_read_timeout_ms`].
+    pub header_read_timeout_ms: Option<u64>,
+    /// See [`ApiConfig::connections_max`].
+    pub connections_max: Option<usize>,
 }
 
 /// The config file: every field optional.
@@ -159,6 +165,11 @@ impl NodeConfig {
                 .blocking_tasks_max
                 .unwrap_or(defaults.blocking_tasks_max),
             streams_max: file.api.streams_max.unwrap_or(defaults.streams_max),
+            header_read_timeout_ms: file
+                .api
+                .header_read_timeout_ms
+                .unwrap_or(defaults.header_read_timeout_ms),
+            connections_max: file.api.connections_max.unwrap_or(defaults.connections_max),
         };
         if api.wait_timeout_ms >= api.request_timeout_ms {
             return Err(ConfigError::Invalid(format!(

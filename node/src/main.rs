@@ -584,7 +584,7 @@ fn run_node(args: NodeArgs) -> Result<()> {
         Some(p) => ConfigFile::load(p)?,
         None => ConfigFile::default(),
     };
-    let config = NodeConfig::resolve(
+    let mut config = NodeConfig::resolve(
         file,
         Overrides {
             data_dir: args.data_dir,
@@ -592,6 +592,7 @@ fn run_node(args: NodeArgs) -> Result<()> {
             chain_id: args.chain_id,
         },
     )?;
+    config.api.connections_max = fit_connections_to_fd_limit(config.api.connections_max);
     let ledger = vellum_node::ledger::Ledger::open(vellum_node::ledger::LedgerConfig::new(
         &config.data_dir,
         &config.chain_id,
@@ -639,6 +640,40 @@ fn run_node(args: NodeArgs) -> Result<()> {
     let (tip, hash) = ledger.tip();
     tracing::info!(height = tip.height, hash = %hex::encode(hash), "shut down cleanly");
     Ok(())
+}
+
+/// File descriptors kept for everything but client connections: the store, the module cache,
+/// the runtime's memory mappings, logs.
+const FDS_RESERVED: u64 = 256;
+
+/// The process's soft limit on open files, from `/proc/self/limits` (Linux); `None` elsewhere
+/// or when unlimited.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `connections_max`, lowered if need be so that client connections can never take the file
+/// descriptors the ledger needs (a commit or a deploy failing for want of one).
+fn fit_connections_to_fd_limit(connections_max: usize) -> usize {
+    let Some(soft) = open_files_limit() else {
+        return connections_max;
+    };
+    let fit = usize::try_from(soft.saturating_sub(FDS_RESERVED).max(1)).unwrap_or(usize::MAX);
+    if fit < connections_max {
+        tracing::warn!(
+            open_files_limit = soft,
+            connections_max = fit,
+            "api.connections_max lowered to fit the open-files limit (raise it with `ulimit -n`)"
+        );
+        return fit;
+    }
+    connections_max
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -20,6 +20,8 @@
 //! async workers never stall. The signature check of a small envelope
 //! ([`INLINE_VERIFY_PAYLOAD_BYTES_MAX`]) runs on the async worker itself: at about 55 us it is
 //! cheaper than the hop to the pool and back, and the workers (one per core) bound it.
+//! [`serve`] adds the connection-level bounds: open connections ([`ApiConfig::connections_max`])
+//! and the time to send a request's headers ([`ApiConfig::header_read_timeout_ms`]).
 
 pub mod error;
 pub mod routes;
@@ -57,6 +59,17 @@ pub const IN_FLIGHT_MAX_DEFAULT: usize = 1024;
 pub const REQUEST_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 /// Default time `?wait=true` waits for a commit, in ms.
 pub const WAIT_TIMEOUT_MS_DEFAULT: u64 = 20_000;
+/// Default time a connection has to send a request's headers, in ms, counted from when it is
+/// ready for a request (so it is also how long an idle keep-alive connection stays open).
+pub const HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// Default bound on open connections. Each costs a file descriptor; `vellum node` lowers the
+/// bound to fit the process's descriptor limit (see `main.rs`).
+pub const CONNECTIONS_MAX_DEFAULT: usize = 10_000;
+/// Largest `connections_max` accepted (the semaphore counts in `u32`).
+pub const CONNECTIONS_MAX_LIMIT: usize = 1 << 20;
+/// Pause after an `accept` failure that is not about one connection (e.g. out of file
+/// descriptors), in ms.
+pub const ACCEPT_ERROR_PAUSE_MS: u64 = 100;
 /// Most events one page of `/v1/contracts/{address}/events` returns.
 pub const EVENTS_PAGE_MAX: usize = 1000;
 /// Events per page when `limit` is not given.
@@ -75,6 +88,11 @@ pub struct ApiConfig {
     pub blocking_tasks_max: usize,
     /// Most `GET /v1/stream` subscribers at once; more are refused with 503 `overloaded`.
     pub streams_max: usize,
+    /// Longest a connection may take to send a request's headers, in ms; also how long an idle
+    /// keep-alive connection stays open. Closed without an answer beyond it.
+    pub header_read_timeout_ms: u64,
+    /// Most connections open at once; beyond it the node stops accepting until one closes.
+    pub connections_max: usize,
 }
 
 impl Default for ApiConfig {
@@ -88,6 +106,8 @@ impl Default for ApiConfig {
             // queue behind a deploy's compilation.
             blocking_tasks_max: cores * 2,
             streams_max: stream::STREAMS_MAX_DEFAULT,
+            header_read_timeout_ms: HEADER_READ_TIMEOUT_MS_DEFAULT,
+            connections_max: CONNECTIONS_MAX_DEFAULT,
         }
     }
 }
@@ -262,18 +282,99 @@ async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> R
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and lets the
 /// requests in flight finish.
+///
+/// This is `axum::serve` with the two bounds it does not offer: at most
+/// [`ApiConfig::connections_max`] connections are open at once (beyond it the listener stops
+/// accepting, so new connections wait in the kernel's backlog rather than costing a file
+/// descriptor and a task each), and a connection must deliver each request's headers within
+/// [`ApiConfig::header_read_timeout_ms`], counted from when the connection is ready for its next
+/// request, so a client that connects and sends nothing, or sends its headers a byte at a time
+/// (slowloris), is closed at that deadline instead of holding its slot forever. The body of a
+/// request is bounded by the request timeout of [`guard`]. Only HTTP/1.1 is served.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let connections_max = state.config.connections_max.clamp(1, CONNECTIONS_MAX_LIMIT);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(
+            state.config.header_read_timeout_ms.max(1),
+        ))
+        .keep_alive(true);
     let closing = state.clone();
-    let shutdown = async move {
-        shutdown.await;
-        // Streams never end by themselves: end them, or the graceful shutdown waits forever.
-        closing.close_streams();
-    };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let router = app(state);
+    let slots = Arc::new(Semaphore::new(connections_max));
+    // `true` once the node stops: every connection then finishes its request and closes.
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_error(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small answers should not wait for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let http = http.clone();
+        let mut stopping = stopping_rx.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let connection = http.serve_connection(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = stopping.changed() => {}
+            }
+            connection.as_mut().graceful_shutdown();
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error while stopping");
+            }
+        });
+    }
+    drop(listener);
+    // Streams never end by themselves: end them, or the graceful shutdown waits forever.
+    closing.close_streams();
+    let _ = stopping_tx.send(true);
+    // Every connection task holds a slot until it ends: having them all back means every
+    // request in flight has been answered.
+    let _all = slots.acquire_many(connections_max as u32).await;
+    Ok(())
+}
+
+/// What to do when `accept` fails. Errors about one connection (reset before it was accepted)
+/// are skipped; anything else (out of file descriptors, out of memory) is logged and followed
+/// by a pause, so the loop does not spin while the connections already open keep being served.
+async fn accept_error(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::warn!(error = %e, "accepting a connection failed; pausing the listener for 100 ms");
+    tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_PAUSE_MS)).await;
 }
