@@ -30,3 +30,6 @@ pub const KEY_CACHE_MAX: usize = 65_536;
 /// Longest attribute key or value that goes into the event index, in bytes; longer ones are kept
 /// in receipts but not indexed.
 pub const INDEXED_ATTRIBUTE_BYTES_MAX: usize = 256;
+/// redb's in-process page cache, in bytes (redb's own default is 1 GiB). Bounds the node's
+/// resident memory whatever the size of the chain.
+pub const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;

@@ -201,7 +201,12 @@ impl StoredTx {
 impl Store {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::builder().create(path)?;
+        // redb's default cache is 1 GiB and fills as the chain grows: a node's resident memory
+        // would climb for as long as it runs (the load soak measured 317 MiB after one minute
+        // and about 1 GiB after five). The operating system's page cache still holds the rest.
+        let db = Database::builder()
+            .set_cache_size(crate::limits::STORE_CACHE_BYTES)
+            .create(path)?;
         let store = Self { db };
         // Create every table so that readers never meet a missing one.
         let txn = store.db.begin_write()?;
