@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod soak;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -115,6 +117,42 @@ impl Node {
         Self::spawn(command, data_dir)
     }
 
+    /// Like [`Node::start`], with `config` (TOML, see `vellum_node::config`) written next to the
+    /// data directory and passed as `--config`.
+    pub fn start_with_config(data_dir: &Path, config: &str) -> Self {
+        let file = data_dir.with_extension("toml");
+        std::fs::write(&file, config).unwrap();
+        let mut command = Command::new(vellum_bin());
+        command
+            .args(["node", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--config")
+            .arg(&file);
+        Self::spawn(command, data_dir)
+    }
+
+    /// The `host:port` the node listens on.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
+    /// Whether the node process is still running (it has not crashed or exited).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Resident memory of the node process, in KiB (`VmRSS` of `/proc/PID/status`, Linux).
+    pub fn rss_kib(&self) -> Option<u64> {
+        rss_kib(self.child.id())
+    }
+
+    /// Open file descriptors of the node process (`/proc/PID/fd`, Linux).
+    pub fn open_fds(&self) -> Option<usize> {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .ok()
+            .map(|d| d.count())
+    }
+
     /// Runs `command`, which must start a node on `127.0.0.1:0` with `data_dir` (e.g. the
     /// README's `cargo run ... -- node` with those flags added), and waits for the line that
     /// names its address. Its stderr goes to `DATA_DIR.log`.
@@ -185,6 +223,13 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Resident memory of process `pid`, in KiB (`VmRSS` of `/proc/PID/status`, Linux).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Runs the `vellum` CLI with `args`.
