@@ -792,6 +792,7 @@ fn http_abuse_gets_spec_answers_and_the_node_keeps_serving() {
     let arrays = deep("[", "]");
     let query_path = format!("/v1/contracts/{}/query", c.custody);
     let (status, body) = raw_exchange(&addr, &post(&query_path, &addr, arrays.as_bytes()));
+    println!("query nested {NESTING_DEPTH} deep: HTTP {status} {body}");
     assert!((400..500).contains(&status), "deep query: {status} {body}");
     assert!(body["error"]["code"].is_string(), "{body}");
     cases.tried("query nested 100,000 deep");
@@ -842,6 +843,7 @@ fn http_abuse_gets_spec_answers_and_the_node_keeps_serving() {
             &serde_json::to_vec(&envelope).unwrap(),
         ),
     );
+    println!("signed payload nested {NESTING_DEPTH} deep: HTTP {status} {body}");
     assert!(
         status == 202 || (400..500).contains(&status),
         "deep payload: {status} {body}"
