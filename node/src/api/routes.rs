@@ -791,6 +791,19 @@ pub async fn metrics(State(state): State<ApiState>) -> Response {
         "Transactions admitted and not yet committed.",
         &[(String::new(), state.ledger.mempool_len() as u64)],
     );
+    let runtime = state.ledger.runtime().metrics();
+    metric(
+        "vellum_contract_compilations_total",
+        "counter",
+        "Contract modules compiled from wasm since the node started (a restart with an intact module cache compiles none).",
+        &[(String::new(), runtime.compilations.load(Ordering::Relaxed))],
+    );
+    metric(
+        "vellum_module_disk_loads_total",
+        "counter",
+        "Contract modules loaded from the on-disk module cache since the node started.",
+        &[(String::new(), runtime.disk_loads.load(Ordering::Relaxed))],
+    );
     metric(
         "vellum_http_requests_shed_total",
         "counter",
