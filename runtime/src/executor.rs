@@ -3,8 +3,8 @@
 
 use std::cell::Cell;
 use std::path::PathBuf;
-use std::sync::mpsc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 
 use wasmtime::{Engine, InstancePre, Linker, Module, Store, Trap};

@@ -251,7 +251,9 @@ fn action(contract: &Address, kind: Kind) -> Action {
         Kind::Register(i) => {
             json!({"register": {"document_id": format!("doc-{i}"), "sha256": DOC_HASH}})
         }
-        Kind::Access(i) => json!({"access": {"document_id": format!("doc-{i}"), "purpose": "audit"}}),
+        Kind::Access(i) => {
+            json!({"access": {"document_id": format!("doc-{i}"), "purpose": "audit"}})
+        }
     };
     Action::Execute {
         contract: hex::encode(contract),
@@ -277,12 +279,10 @@ fn hot_expectations(plan: &Plan, accounts: &[Account], contract: &Address) -> Ve
             } else {
                 Kind::HotAccess
             };
-            let hash = sha256(&[payload(
-                &accounts[account],
-                plan.nonce(i),
-                &action(contract, kind),
-            )
-            .as_bytes()]);
+            let hash =
+                sha256(&[
+                    payload(&accounts[account], plan.nonce(i), &action(contract, kind)).as_bytes(),
+                ]);
             let action = match (seq, account == custodian) {
                 (0, _) => "register",
                 (_, true) => "access",
@@ -424,7 +424,11 @@ fn build(dir: &Path, plan: Plan, accounts: &Arc<Vec<Account>>) -> Result<BuildRe
         "transactions failed: {}",
         failures.join("; ")
     );
-    ensure!(committed == plan.txs, "{committed} of {} committed", plan.txs);
+    ensure!(
+        committed == plan.txs,
+        "{committed} of {} committed",
+        plan.txs
+    );
     let blocks = ledger
         .metrics()
         .blocks_committed
@@ -443,7 +447,6 @@ struct NodeProcess {
     url: String,
     log: PathBuf,
 }
-
 
 /// Times of one start, from spawning the process, in ms.
 #[derive(Debug, Clone, Copy, Default)]
@@ -522,7 +525,10 @@ impl NodeProcess {
             if let Some(s) = self.child.try_wait()? {
                 break s;
             }
-            ensure!(Instant::now() < deadline, "the node did not stop on SIGTERM");
+            ensure!(
+                Instant::now() < deadline,
+                "the node did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(10));
         };
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -915,9 +921,9 @@ struct RestartRun {
 fn restarts(args: &Args, dir: &Path, contract: &Address) -> Result<RestartRun> {
     let cache_before = files(&dir.join("modules"));
     ensure!(
-        cache_before.iter().any(|(p, _, _)| p
-            .extension()
-            .is_some_and(|e| e == "cwasm")),
+        cache_before
+            .iter()
+            .any(|(p, _, _)| p.extension().is_some_and(|e| e == "cwasm")),
         "no compiled module in {}",
         dir.join("modules").display()
     );
@@ -958,7 +964,10 @@ fn restarts(args: &Args, dir: &Path, contract: &Address) -> Result<RestartRun> {
         "restarts compiled {} contract(s)",
         run.compilations
     );
-    ensure!(run.cache_unchanged, "the module cache changed across restarts");
+    ensure!(
+        run.cache_unchanged,
+        "the module cache changed across restarts"
+    );
     Ok(run)
 }
 
@@ -1030,7 +1039,11 @@ fn main() -> Result<()> {
             .collect(),
     );
     let contract = contract_address(&accounts[0].address, 1);
-    eprintln!("  {} keys in {:.1} s", accounts.len(), t.elapsed().as_secs_f64());
+    eprintln!(
+        "  {} keys in {:.1} s",
+        accounts.len(),
+        t.elapsed().as_secs_f64()
+    );
 
     // The nearly empty chain first: it is quick, and it is the reference.
     eprintln!("building the reference chain (only the hot document)");
