@@ -493,7 +493,8 @@ impl NodeProcess {
             log,
         };
         let deadline = spawned + Duration::from_millis(NODE_START_STOP_MS_MAX);
-        while http.get(&format!("{}/v1/status", node.url)).is_err() {
+        let status_url = format!("{}/v1/status", node.url);
+        while !http.get(&status_url).is_ok_and(|a| a.status == 200) {
             ensure!(Instant::now() < deadline, "no /v1/status answer");
             std::thread::sleep(Duration::from_millis(1));
         }
