@@ -140,6 +140,39 @@ pub struct CommitBatch {
     pub events: Vec<(Vec<u8>, Hash)>,
 }
 
+/// Space the store takes, from redb's statistics.
+#[derive(Debug, Clone)]
+pub struct StoreSpace {
+    /// redb's page size.
+    pub page_bytes: u64,
+    /// Bytes of all allocated pages (the rest of the file is free space redb may reuse).
+    pub allocated_bytes: u64,
+    /// Each table.
+    pub tables: Vec<TableSpace>,
+}
+
+/// Space one table takes, from redb's statistics.
+#[derive(Debug, Clone)]
+pub struct TableSpace {
+    /// The table's name (see `docs/chain-format.md`).
+    pub name: &'static str,
+    /// Number of entries.
+    pub entries: u64,
+    /// Bytes of keys and values.
+    pub stored_bytes: u64,
+    /// Bytes of keys in branch pages and other metadata.
+    pub metadata_bytes: u64,
+    /// Bytes lost to fragmentation inside its pages.
+    pub fragmented_bytes: u64,
+}
+
+impl TableSpace {
+    /// Everything the table takes: keys and values, metadata and fragmentation.
+    pub fn space_bytes(&self) -> u64 {
+        self.stored_bytes + self.metadata_bytes + self.fragmented_bytes
+    }
+}
+
 /// One state entry: key and value.
 pub type StateEntry = (Vec<u8>, Vec<u8>);
 
@@ -339,6 +372,46 @@ impl Store {
             state: txn.open_table(STATE)?,
             events: txn.open_table(EVENTS)?,
             meta: txn.open_table(META)?,
+        })
+    }
+
+    /// Space used by the store and by each table, from redb's statistics (for `scale-bench`'s
+    /// bytes-on-disk breakdown). redb walks each table's B-tree to count its pages: seconds on
+    /// a large store, so not for a request path.
+    pub fn space(&self) -> Result<StoreSpace, StoreError> {
+        use redb::ReadableTableMetadata as _;
+        // The database-wide figures come from a write transaction, which is dropped uncommitted.
+        let db_stats = self.db.begin_write()?.stats()?;
+        let page_bytes = db_stats.page_size() as u64;
+        let txn = self.db.begin_read()?;
+        let space = |name: &'static str, stats: redb::TableStats, entries: u64| TableSpace {
+            name,
+            entries,
+            stored_bytes: stats.stored_bytes(),
+            metadata_bytes: stats.metadata_bytes(),
+            fragmented_bytes: stats.fragmented_bytes(),
+        };
+        macro_rules! table {
+            ($def:expr, $name:literal) => {{
+                let t = txn.open_table($def)?;
+                space($name, t.stats()?, t.len()?)
+            }};
+        }
+        let tables = vec![
+            table!(HEADERS, "headers"),
+            table!(BLOCK_HASHES, "block_hashes"),
+            table!(BLOCK_TXS, "block_txs"),
+            table!(TXS, "txs"),
+            table!(RECEIPTS, "receipts"),
+            table!(TX_INDEX, "tx_index"),
+            table!(STATE, "state"),
+            table!(EVENTS, "events"),
+            table!(META, "meta"),
+        ];
+        Ok(StoreSpace {
+            page_bytes,
+            allocated_bytes: db_stats.allocated_pages() * page_bytes,
+            tables,
         })
     }
 

@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 
@@ -91,6 +92,19 @@ struct Inner {
     engine: Engine,
     linker: Linker<HostState>,
     cache: ModuleCache,
+    metrics: RuntimeMetrics,
+}
+
+/// Counters of how modules were made ready, since the runtime was created. A node that restarts
+/// on a data directory whose module cache is intact compiles nothing: its `compilations` stays
+/// at zero and every module it uses counts once in `disk_loads` (the restart check of
+/// `scale-bench` asserts exactly that).
+#[derive(Debug, Default)]
+pub struct RuntimeMetrics {
+    /// Modules compiled from wasm by cranelift (at deploy, or on a miss of both caches).
+    pub compilations: AtomicU64,
+    /// Modules loaded from the on-disk cache, without compiling.
+    pub disk_loads: AtomicU64,
 }
 
 impl Runtime {
@@ -105,6 +119,7 @@ impl Runtime {
                 engine,
                 linker,
                 cache,
+                metrics: RuntimeMetrics::default(),
             }),
         })
     }
@@ -167,6 +182,11 @@ impl Runtime {
             .map(|(_, source)| source)
     }
 
+    /// How modules were made ready since this runtime was created.
+    pub fn metrics(&self) -> &RuntimeMetrics {
+        &self.inner.metrics
+    }
+
     /// Drops every compiled module held in memory (the disk cache stays). For measuring and
     /// testing the cold path.
     pub fn forget_compiled(&self) {
@@ -205,7 +225,15 @@ impl Inner {
         hash: CodeHash,
         wasm: &[u8],
     ) -> Result<Arc<InstancePre<HostState>>, RuntimeError> {
+        let started = std::time::Instant::now();
         let module = Module::new(&self.engine, wasm).map_err(RuntimeError::engine)?;
+        self.metrics.compilations.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            code_hash = %hash,
+            wasm_bytes = wasm.len(),
+            compile_ms = started.elapsed().as_millis() as u64,
+            "compiled contract module"
+        );
         self.cache.store_disk(&hash, &module);
         self.ready(hash, &module)
     }
@@ -233,6 +261,7 @@ impl Inner {
             return Ok((pre, ModuleSource::Memory));
         }
         if let Some(module) = self.cache.load_disk(&self.engine, hash) {
+            self.metrics.disk_loads.fetch_add(1, Ordering::Relaxed);
             return Ok((self.ready(*hash, &module)?, ModuleSource::Disk));
         }
         let wasm = state.code(hash)?.ok_or(RuntimeError::CodeNotFound(*hash))?;

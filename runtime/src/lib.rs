@@ -38,7 +38,9 @@ mod validate;
 
 pub use engine::{ALLOWED_FEATURES, ModuleSource};
 pub use error::{RuntimeError, StateError, ValidationError};
-pub use executor::{Call, EntryPoint, Env, Runtime, RuntimeConfig, spawn_exec_thread};
+pub use executor::{
+    Call, EntryPoint, Env, Runtime, RuntimeConfig, RuntimeMetrics, spawn_exec_thread,
+};
 pub use outcome::{Event, Failure, Outcome, Success, Write};
 pub use state::{BackingScan, Entries, MemoryState, StateView, merge_scan};
 pub use validate::validate;

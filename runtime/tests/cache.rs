@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use vellum_runtime::{
     Call, CodeHash, EntryPoint, Env, MemoryState, ModuleSource, Runtime, RuntimeConfig,
@@ -46,8 +47,11 @@ fn a_new_runtime_loads_from_disk_without_the_code() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let wasm = counter_wasm();
-    let hash = runtime(&dir).deploy(&wasm).unwrap();
+    let first = runtime(&dir);
+    let hash = first.deploy(&wasm).unwrap();
     assert_eq!(cache_files(&dir).len(), 1);
+    assert_eq!(first.metrics().compilations.load(Relaxed), 1);
+    assert_eq!(first.metrics().disk_loads.load(Relaxed), 0);
 
     // A "restarted" node: the state has no code at all, so only the disk cache can serve it.
     let rt = runtime(&dir);
@@ -59,6 +63,8 @@ fn a_new_runtime_loads_from_disk_without_the_code() {
         rt.prepare(&hash, &MemoryState::default()).unwrap(),
         ModuleSource::Memory
     );
+    assert_eq!(rt.metrics().compilations.load(Relaxed), 0);
+    assert_eq!(rt.metrics().disk_loads.load(Relaxed), 1);
     assert!(
         instantiate(&rt, hash, MemoryState::default())
             .result
@@ -82,6 +88,8 @@ fn corrupted_cache_files_are_recompiled_from_the_code() {
     std::fs::write(&file, &bytes).unwrap();
     let rt = runtime(&dir);
     assert_eq!(rt.prepare(&hash, &state).unwrap(), ModuleSource::Compiled);
+    assert_eq!(rt.metrics().compilations.load(Relaxed), 1);
+    assert_eq!(rt.metrics().disk_loads.load(Relaxed), 0);
     assert!(instantiate(&rt, hash, state.clone()).result.is_ok());
 
     std::fs::write(&file, &bytes[..10]).unwrap();
