@@ -211,7 +211,7 @@ impl Plan {
     /// The hot document's history position of transaction `i`, if it touches it.
     fn hot_seq(&self, i: u64) -> Option<u64> {
         let seq = i / self.stride();
-        (i % self.stride() == 0 && seq < self.doc_entries).then_some(seq)
+        (i.is_multiple_of(self.stride()) && seq < self.doc_entries).then_some(seq)
     }
 
     fn account(&self, i: u64) -> usize {
@@ -949,10 +949,8 @@ fn restarts(args: &Args, dir: &Path, contract: &Address) -> Result<RestartRun> {
         );
         run.disk_loads += loads;
         let log = node.stop()?;
-        run.store_open_ms
-            .extend(log_field(&log, "store_open_ms").into_iter());
-        run.ledger_open_ms
-            .extend(log_field(&log, "ledger_open_ms").into_iter());
+        run.store_open_ms.extend(log_field(&log, "store_open_ms"));
+        run.ledger_open_ms.extend(log_field(&log, "ledger_open_ms"));
         run.times.push(times);
         eprintln!(
             "  restart {n}: listening {:.0} ms, status {:.0} ms, first query {:.0} ms",
