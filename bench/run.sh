@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The whole benchmark suite, one command: every part prints a Markdown section; the sections and
+# a closing summary (every target of issue 5 against this run's figures) are written to
+# target/perf/suite.md and to stdout.
+#
+#   bash bench/run.sh            # full run (about 3 minutes of measuring after the builds)
+#   bash bench/run.sh --smoke    # every measurement a few times: seconds; CI runs this
+#
+# Parts record their figures as `key value` lines in $VELLUM_PERF_FIGURES (bench/harness), which
+# the summary reads. To add a part, add one line to PARTS below: a name and a command printing
+# Markdown. See bench/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SMOKE=""
+for a in "$@"; do
+    case "$a" in
+        --smoke) SMOKE="--smoke" ;;
+        *) echo "usage: bash bench/run.sh [--smoke]" >&2; exit 2 ;;
+    esac
+done
+
+OUT=target/perf
+mkdir -p "$OUT"
+export VELLUM_PERF_FIGURES="$PWD/$OUT/figures.txt"
+: > "$VELLUM_PERF_FIGURES"
+
+# Build everything first, so that build output and build time stay out of the measurements.
+echo "== building the suite" >&2
+cargo build --release -p vellum-bench >&2
+(cd bench/cosmwasm && cargo build --release -p cosmwasm-bench >&2)
+
+# The parts, in the order they run. Each is `name|command`; the command prints one Markdown
+# section on stdout and records figures. A part whose command is HOOK is not built yet: it is
+# listed so that the summary's "not measured" rows point here.
+PARTS=(
+    "vm|target/release/vellum-bench vm $SMOKE"
+    "cosmwasm|target/cosmwasm/release/cosmwasm-bench $SMOKE"
+    "ceilings|target/release/vellum-bench ceilings $SMOKE"
+    # HOOK (issue 5 item 4, another helper): `scale-bench` in vellum-node prints a Markdown
+    # section; it should record scale.history_p99_ns and scale.restart_ns with
+    # bench_harness::record (or `echo key value >> $VELLUM_PERF_FIGURES`).
+    "scale|HOOK"
+    # HOOK (issue 5 item 3, the lead): loadgen against a real node at 25/50/75/90 % of its
+    # maximum; it should record e2e.max_tx_per_s and e2e.p99_at_5000_ns.
+    "e2e|HOOK"
+)
+
+machine() {
+    local cpu
+    cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //' || true)
+    echo "$(nproc) cores (${cpu:-unknown CPU}), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+}
+
+SUITE="$OUT/suite.md"
+{
+    echo "## Benchmark suite"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- machine: $(machine)"
+    echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "- command: \`bash bench/run.sh${SMOKE:+ $SMOKE}\`"
+    if [ -e /work/QUIET ]; then echo "- note: /work/QUIET was set (quiet machine)"; fi
+    echo
+} > "$SUITE"
+
+for part in "${PARTS[@]}"; do
+    name="${part%%|*}"
+    cmd="${part#*|}"
+    echo "== part: $name" >&2
+    if [ "$cmd" = "HOOK" ]; then
+        printf '### %s\n\nNot part of this run yet (hook in bench/run.sh).\n\n' "$name" >> "$SUITE"
+        continue
+    fi
+    start=$(date +%s)
+    # shellcheck disable=SC2086 # the command is a word list on purpose
+    $cmd >> "$SUITE"
+    echo >> "$SUITE"
+    echo "   $name took $(( $(date +%s) - start )) s" >&2
+done
+
+target/release/vellum-bench summary "$VELLUM_PERF_FIGURES" >> "$SUITE"
+cat "$SUITE"
+echo "== written to $SUITE" >&2
