@@ -26,9 +26,16 @@ export VELLUM_PERF_FIGURES="$PWD/$OUT/figures.txt"
 : > "$VELLUM_PERF_FIGURES"
 
 # Build everything first, so that build output and build time stay out of the measurements.
+# `cargo test --workspace --no-run` builds target/release/vellum-bench (bench/tests needs it) with
+# exactly the selection and features of the README's test command, so after CI's test step this
+# compiles nothing (`cargo build -p vellum-bench` would rebuild wasmtime with other features).
 echo "== building the suite" >&2
-cargo build --release -p vellum-bench >&2
-(cd bench/cosmwasm && cargo build --release -p cosmwasm-bench >&2)
+cargo test --release --workspace --no-run >&2
+(
+    cd bench/cosmwasm
+    cargo build --release -p cosmwasm-bench
+    cargo build --profile contract --target wasm32-unknown-unknown -p bench-cosmwasm
+) >&2
 
 # The parts, in the order they run. Each is `name|command`; the command prints one Markdown
 # section on stdout and records figures. A part whose command is HOOK is not built yet: it is

@@ -23,7 +23,11 @@ fn signed(n: usize) -> Vec<(VerifyingKey, Vec<u8>, Signature)> {
             secret[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
             secret[31] = 1;
             let key = SigningKey::from_slice(&secret).unwrap_or_else(|e| panic!("key: {e}"));
-            let msg = format!(r#"{{"chain_id":"bench","nonce":{i},"op":{{"execute":{{"msg":"{}"}}}}}}"#, "x".repeat(160)).into_bytes();
+            let msg = format!(
+                r#"{{"chain_id":"bench","nonce":{i},"op":{{"execute":{{"msg":"{}"}}}}}}"#,
+                "x".repeat(160)
+            )
+            .into_bytes();
             let sig: Signature = key.sign(&msg);
             (*key.verifying_key(), msg, sig)
         })
@@ -36,7 +40,11 @@ fn verify(items: &[(VerifyingKey, Vec<u8>, Signature)], i: usize) {
 }
 
 /// Verifications per second on `threads` threads, each verifying for `time`.
-fn verify_rate(items: &[(VerifyingKey, Vec<u8>, Signature)], threads: usize, time: Duration) -> f64 {
+fn verify_rate(
+    items: &[(VerifyingKey, Vec<u8>, Signature)],
+    threads: usize,
+    time: Duration,
+) -> f64 {
     let started = Instant::now();
     let total: usize = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -62,7 +70,9 @@ fn verify_rate(items: &[(VerifyingKey, Vec<u8>, Signature)], threads: usize, tim
 /// Per-commit latencies (ns) of `commits` durable commits of `group` writes each.
 fn redb_commits(dir: &std::path::Path, group: usize, commits: usize) -> Result<Vec<f64>, String> {
     let path = dir.join(format!("commit-{group}.redb"));
-    let db = Database::builder().create(&path).map_err(|e| e.to_string())?;
+    let db = Database::builder()
+        .create(&path)
+        .map_err(|e| e.to_string())?;
     let value = [0xabu8; 256];
     let mut key = 0u64;
     let mut samples = Vec::with_capacity(commits);
@@ -77,7 +87,9 @@ fn redb_commits(dir: &std::path::Path, group: usize, commits: usize) -> Result<V
             for _ in 0..group {
                 // Spread keys as hashes would, so that inserts touch several pages.
                 let k = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                table.insert(k, value.as_slice()).map_err(|e| e.to_string())?;
+                table
+                    .insert(k, value.as_slice())
+                    .map_err(|e| e.to_string())?;
                 key += 1;
             }
         }
@@ -91,7 +103,7 @@ fn redb_commits(dir: &std::path::Path, group: usize, commits: usize) -> Result<V
 }
 
 /// Runs the part and prints its Markdown section.
-pub fn run(mode: Mode) -> Result<(), String> {
+pub(crate) fn run(mode: Mode) -> Result<(), String> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let items = signed(mode.pick(16, 256));
     let one = measure(mode, 8, 5, || verify(&items, 0));
@@ -100,7 +112,9 @@ pub fn run(mode: Mode) -> Result<(), String> {
     let all_rate = verify_rate(&items, cores, time);
 
     let small = [0x5au8; 32];
-    let sha32 = measure(mode, 1000, 5, || Sha256::digest(std::hint::black_box(small)));
+    let sha32 = measure(mode, 1000, 5, || {
+        Sha256::digest(std::hint::black_box(small))
+    });
     let big = vec![0x5au8; 1 << 20];
     let sha1m = measure(mode, 1, 5, || Sha256::digest(std::hint::black_box(&big)));
 
@@ -123,7 +137,10 @@ pub fn run(mode: Mode) -> Result<(), String> {
     record("ceiling.k256_verify_per_s_all", all_rate);
     record("ceiling.cores", cores as f64);
     record("ceiling.sha256_32b_ns", sha32.median_ns);
-    record("ceiling.sha256_1mib_bytes_per_s", (1u64 << 20) as f64 / (sha1m.median_ns / 1e9));
+    record(
+        "ceiling.sha256_1mib_bytes_per_s",
+        (1u64 << 20) as f64 / (sha1m.median_ns / 1e9),
+    );
     for (g, p50, p99, _) in &commits {
         record(&format!("ceiling.redb_commit_{g}.p50_ns"), *p50);
         record(&format!("ceiling.redb_commit_{g}.p99_ns"), *p99);
@@ -135,7 +152,10 @@ pub fn run(mode: Mode) -> Result<(), String> {
         "k256 0.14 ECDSA verification (parsed key, SHA-256 of a 200-byte payload), one call".into(),
         fmt_ns(one.median_ns),
     ]);
-    t.row(&["k256 verifications/s, one core".into(), fmt_rate(single_rate)]);
+    t.row(&[
+        "k256 verifications/s, one core".into(),
+        fmt_rate(single_rate),
+    ]);
     t.row(&[
         format!("k256 verifications/s, all {cores} cores"),
         fmt_rate(all_rate),
@@ -160,7 +180,13 @@ pub fn run(mode: Mode) -> Result<(), String> {
     println!(
         "redb 4.6 durable commit (`Durability::Immediate`, two-phase commit), 256-byte values:\n"
     );
-    let mut t = Table::new(&["writes per commit", "p50", "p99", "writes/s at p50", "commits"]);
+    let mut t = Table::new(&[
+        "writes per commit",
+        "p50",
+        "p99",
+        "writes/s at p50",
+        "commits",
+    ]);
     for (g, p50, p99, n) in commits {
         t.row(&[
             fmt_rate(g as f64),

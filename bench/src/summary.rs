@@ -18,7 +18,14 @@ fn ns(v: Option<f64>) -> String {
 
 fn ratio(num: Option<f64>, den: Option<f64>) -> String {
     match (num, den) {
-        (Some(n), Some(d)) if d > 0.0 => format!("{:.1}×", n / d),
+        (Some(n), Some(d)) if d > 0.0 => {
+            let r = n / d;
+            if r >= 1.0 {
+                format!("{r:.1}×")
+            } else {
+                format!("{r:.3}×")
+            }
+        }
         _ => "-".into(),
     }
 }
@@ -33,7 +40,7 @@ fn verdict(met: Option<bool>) -> &'static str {
 }
 
 /// Renders the summary section from the recorded figures.
-pub fn render(f: &Figs) -> String {
+pub(crate) fn render(f: &Figs) -> String {
     let mut out = String::from("### VM shoot-out side by side\n\n");
     out.push_str(
         "Ratios are the peer's median over Vellum's, from this run. The small contract on \
@@ -49,8 +56,18 @@ pub fn render(f: &Figs) -> String {
         "cosmwasm-vm / Vellum",
     ]);
     let rows: [(&str, &str, &str, &str); 7] = [
-        ("cold load: compile", "compile_ns", "compile_ns", "compile_ns"),
-        ("cached load (disk cache)", "cached_load_ns", "cached_load_ns", "cached_load_ns"),
+        (
+            "cold load: compile",
+            "compile_ns",
+            "compile_ns",
+            "compile_ns",
+        ),
+        (
+            "cached load (disk cache)",
+            "cached_load_ns",
+            "cached_load_ns",
+            "cached_load_ns",
+        ),
         (
             "instantiate + call, small (`store`, host SHA-256 on Vellum and wasmi)",
             "store.instantiate_call_ns",
@@ -63,8 +80,18 @@ pub fn render(f: &Figs) -> String {
             "store_guest_hash.instantiate_call_ns",
             "store.instantiate_call_ns",
         ),
-        ("call only (reused instance)", "store.call_only_ns", "store.call_only_ns", "store.call_only_ns"),
-        ("one host call (storage read)", "host_call_ns", "host_call_ns", "host_call_ns"),
+        (
+            "call only (reused instance)",
+            "store.call_only_ns",
+            "store.call_only_ns",
+            "store.call_only_ns",
+        ),
+        (
+            "one host call (storage read)",
+            "host_call_ns",
+            "host_call_ns",
+            "host_call_ns",
+        ),
         (
             "compute-heavy (1,000 chained SHA-256 in wasm), instantiate + call",
             "heavy_ns",
@@ -120,7 +147,10 @@ pub fn render(f: &Figs) -> String {
     let tps = get(f, "e2e.max_tx_per_s");
     t.row(&[
         "end to end: ≥ 20,000 durable signed tx/s over HTTP".into(),
-        tps.map_or_else(|| "not measured".into(), |v| format!("{} tx/s", fmt_rate(v))),
+        tps.map_or_else(
+            || "not measured".into(),
+            |v| format!("{} tx/s", fmt_rate(v)),
+        ),
         verdict(tps.map(|v| v >= 20_000.0)).into(),
     ]);
     let ceiling = get(f, "ceiling.k256_verify_per_s_all");
@@ -162,7 +192,10 @@ mod tests {
     fn verdicts_follow_the_figures() {
         let mut f = Figs::new();
         f.insert("vm.vellum.store.instantiate_call_ns".into(), 9_000.0);
-        f.insert("vm.vellum.store_guest_hash.instantiate_call_ns".into(), 12_000.0);
+        f.insert(
+            "vm.vellum.store_guest_hash.instantiate_call_ns".into(),
+            12_000.0,
+        );
         f.insert("vm.cosmwasm.store.instantiate_call_ns".into(), 60_000.0);
         f.insert("vm.vellum.heavy_ns".into(), 1e6);
         f.insert("vm.wasmi.heavy_ns".into(), 5e6);

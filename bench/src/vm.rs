@@ -15,13 +15,13 @@ use crate::wasmi_host::{self, HostState};
 /// Fuel for every call: far above what the heavy run needs.
 const FUEL: u64 = 1_000_000_000;
 /// Chained SHA-256 rounds of the compute-heavy run (the same in every engine's part).
-pub const HEAVY_ROUNDS: u32 = 1_000;
+pub(crate) const HEAVY_ROUNDS: u32 = 1_000;
 /// Storage reads in the host-call run.
-pub const READS: u32 = 1_000;
+pub(crate) const READS: u32 = 1_000;
 
 /// The 256-byte `store` message of the small contract (the same bytes in every part; the
 /// CosmWasm part builds it the same way).
-pub fn store_msg(entry: &str) -> Vec<u8> {
+pub(crate) fn store_msg(entry: &str) -> Vec<u8> {
     let head = format!(r#"{{"{entry}":{{"id":"bench-doc-000001","data":""#);
     let tail = r#""}}"#;
     let data = "x".repeat(256 - head.len() - tail.len());
@@ -47,7 +47,7 @@ fn env() -> Env {
 }
 
 /// The bench contract's wasm, built with the workspace's contract profile.
-pub fn contract_wasm() -> Result<Vec<u8>, String> {
+pub(crate) fn contract_wasm() -> Result<Vec<u8>, String> {
     vellum_testing::build_contract(concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/bench"))
         .map_err(|e| e.to_string())
 }
@@ -149,8 +149,8 @@ fn vellum(mode: Mode, wasm: &[u8]) -> Figures {
     let store = store_msg("store");
     let store_guest = store_msg("store_guest_hash");
     let o = v.ok(&store);
-    println!(
-        "<!-- vellum store: fuel_used = {}, writes = {} -->",
+    eprintln!(
+        "vellum store: fuel_used = {}, writes = {}",
         o.fuel_used,
         o.result.as_ref().map_or(0, |s| s.writes.len())
     );
@@ -191,7 +191,9 @@ impl Wasmi {
     fn instance(&self, msg: &[u8]) -> (Store<HostState>, TypedFunc<(), i32>) {
         let mut store = Store::new(&self.engine, Self::state(msg));
         let result = store.set_fuel(FUEL).and_then(|()| {
-            let instance = self.linker.instantiate_and_start(&mut store, &self.module)?;
+            let instance = self
+                .linker
+                .instantiate_and_start(&mut store, &self.module)?;
             let memory = instance.get_memory(&store, vellum_abi::MEMORY_EXPORT);
             store.data_mut().memory = memory;
             instance.get_typed_func::<(), i32>(&store, vellum_abi::ENTRY_EXECUTE)
@@ -236,7 +238,12 @@ fn wasmi_part(mode: Mode, wasm: &[u8]) -> Figures {
     };
     let ok = |msg: &[u8]| {
         let (code, out) = w.call(msg);
-        assert_eq!(code, 0, "wasmi call failed: {}", String::from_utf8_lossy(&out));
+        assert_eq!(
+            code,
+            0,
+            "wasmi call failed: {}",
+            String::from_utf8_lossy(&out)
+        );
         out
     };
     let store = store_msg("store");
@@ -257,6 +264,7 @@ fn wasmi_part(mode: Mode, wasm: &[u8]) -> Figures {
         for _ in 0..PER_INSTANCE {
             let data = st.data_mut();
             data.overlay.clear();
+            data.overlay_bytes = 0;
             data.output.clear();
             let _ = st.set_fuel(FUEL);
             std::hint::black_box(Wasmi::run(&mut st, &func));
@@ -271,7 +279,11 @@ fn wasmi_part(mode: Mode, wasm: &[u8]) -> Figures {
     f.reads_n = Some(measure(mode, 1, 5, || w.call(&many)));
     let heavy = heavy_msg();
     let out = ok(&heavy);
-    assert!(out.len() > 60, "heavy output: {}", String::from_utf8_lossy(&out));
+    assert!(
+        out.len() > 60,
+        "heavy output: {}",
+        String::from_utf8_lossy(&out)
+    );
     f.heavy = Some(measure(mode, 1, mode.pick(2, 5), || w.call(&heavy)));
     f
 }
@@ -281,7 +293,7 @@ fn cell(t: Option<Timing>) -> String {
 }
 
 /// Runs the part and prints its Markdown section.
-pub fn run(mode: Mode) -> Result<(), String> {
+pub(crate) fn run(mode: Mode) -> Result<(), String> {
     let wasm = contract_wasm()?;
     record("vm.vellum.wasm_bytes", wasm.len() as f64);
     let w = wasm.clone();

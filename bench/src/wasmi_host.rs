@@ -13,7 +13,7 @@ use wasmi::{Caller, Config, Engine, Error, Linker, Memory};
 
 /// Why the host stopped a call.
 #[derive(Debug)]
-pub enum HostTrap {
+pub(crate) enum HostTrap {
     /// Fuel ran out in a host function.
     OutOfFuel,
     /// A bad pointer, size or call.
@@ -36,7 +36,7 @@ impl wasmi::errors::HostError for HostTrap {}
 
 /// The store's data for one call.
 #[derive(Debug, Default)]
-pub struct HostState {
+pub(crate) struct HostState {
     /// The instance's exported memory, set after instantiation.
     pub memory: Option<Memory>,
     /// The message.
@@ -57,7 +57,8 @@ pub struct HostState {
     pub storage: BTreeMap<Vec<u8>, Vec<u8>>,
     /// The call's own writes (`None` = removed).
     pub overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    overlay_bytes: usize,
+    /// Bytes the overlay holds, against the per-call limit.
+    pub(crate) overlay_bytes: usize,
     /// Emitted events: type and attributes.
     pub events: Vec<(String, Vec<(String, String)>)>,
     /// The call's output.
@@ -139,7 +140,7 @@ fn record_write(c: &mut C<'_>, key: Vec<u8>, value: Option<Vec<u8>>) -> R<()> {
 
 /// The engine configuration closest to Vellum's: fuel metering, the same wasm features, and
 /// eager or lazy translation.
-pub fn engine(eager: bool) -> Engine {
+pub(crate) fn engine(eager: bool) -> Engine {
     let mut config = Config::default();
     config.consume_fuel(true);
     config.wasm_bulk_memory(true);
@@ -148,8 +149,7 @@ pub fn engine(eager: bool) -> Engine {
     config.wasm_saturating_float_to_int(true);
     config.wasm_multi_value(true);
     config.wasm_extended_const(true);
-    config.wasm_simd(false);
-    config.wasm_relaxed_simd(false);
+    // SIMD is compiled out of wasmi unless its `simd` feature is on (it is not here).
     config.wasm_tail_call(false);
     config.wasm_memory64(false);
     config.wasm_multi_memory(false);
@@ -162,7 +162,7 @@ pub fn engine(eager: bool) -> Engine {
 }
 
 /// A linker with Vellum's host functions (all but `storage_scan` and `secp256k1_verify`).
-pub fn linker(engine: &Engine) -> R<Linker<HostState>> {
+pub(crate) fn linker(engine: &Engine) -> R<Linker<HostState>> {
     const M: &str = vellum_abi::IMPORT_MODULE;
     let mut l = Linker::new(engine);
     l.func_wrap(M, "input_len", |mut c: C<'_>| -> R<u32> {
@@ -177,12 +177,16 @@ pub fn linker(engine: &Engine) -> R<Linker<HostState>> {
         mem[r].copy_from_slice(&st.input);
         Ok(())
     })?;
-    l.func_wrap(M, "output_write", |mut c: C<'_>, src: u32, len: u32| -> R<()> {
-        let out = read(&mut c, src, len, OUTPUT_BYTES_MAX, "output_write")?;
-        charge(&mut c, fuel::output_write, out.len())?;
-        c.data_mut().output = out;
-        Ok(())
-    })?;
+    l.func_wrap(
+        M,
+        "output_write",
+        |mut c: C<'_>, src: u32, len: u32| -> R<()> {
+            let out = read(&mut c, src, len, OUTPUT_BYTES_MAX, "output_write")?;
+            charge(&mut c, fuel::output_write, out.len())?;
+            c.data_mut().output = out;
+            Ok(())
+        },
+    )?;
     l.func_wrap(
         M,
         "storage_read",
@@ -210,17 +214,27 @@ pub fn linker(engine: &Engine) -> R<Linker<HostState>> {
         |mut c: C<'_>, key: u32, key_len: u32, value: u32, value_len: u32| -> R<()> {
             deny_in_query(&c, "storage_write")?;
             let key = read(&mut c, key, key_len, KEY_BYTES_MAX, "storage_write key")?;
-            let value = read(&mut c, value, value_len, VALUE_BYTES_MAX, "storage_write value")?;
+            let value = read(
+                &mut c,
+                value,
+                value_len,
+                VALUE_BYTES_MAX,
+                "storage_write value",
+            )?;
             charge(&mut c, fuel::storage_write, key.len() + value.len())?;
             record_write(&mut c, key, Some(value))
         },
     )?;
-    l.func_wrap(M, "storage_remove", |mut c: C<'_>, key: u32, key_len: u32| -> R<()> {
-        deny_in_query(&c, "storage_remove")?;
-        let key = read(&mut c, key, key_len, KEY_BYTES_MAX, "storage_remove key")?;
-        charge(&mut c, fuel::storage_remove, key.len())?;
-        record_write(&mut c, key, None)
-    })?;
+    l.func_wrap(
+        M,
+        "storage_remove",
+        |mut c: C<'_>, key: u32, key_len: u32| -> R<()> {
+            deny_in_query(&c, "storage_remove")?;
+            let key = read(&mut c, key, key_len, KEY_BYTES_MAX, "storage_remove key")?;
+            charge(&mut c, fuel::storage_remove, key.len())?;
+            record_write(&mut c, key, None)
+        },
+    )?;
     l.func_wrap(M, "caller", |mut c: C<'_>, dst: u32| -> R<()> {
         charge(&mut c, fuel::caller, 0)?;
         let v = c.data().caller;
@@ -244,34 +258,46 @@ pub fn linker(engine: &Engine) -> R<Linker<HostState>> {
         let v = c.data().tx_hash;
         write(&mut c, dst, &v, "tx_hash")
     })?;
-    l.func_wrap(M, "event_emit", |mut c: C<'_>, src: u32, len: u32| -> R<()> {
-        deny_in_query(&c, "event_emit")?;
-        if c.data().events.len() >= EVENTS_PER_CALL_MAX {
-            return invalid("too many events in one call");
-        }
-        let bytes = read(&mut c, src, len, EVENT_BYTES_MAX, "event_emit")?;
-        charge(&mut c, fuel::event_emit, bytes.len())?;
-        match codec::decode_event(&bytes, EVENT_ATTRIBUTES_MAX) {
-            Ok((ty, attributes)) if !ty.is_empty() && ty.len() <= EVENT_TYPE_BYTES_MAX => {
-                c.data_mut().events.push((ty, attributes));
-                Ok(())
+    l.func_wrap(
+        M,
+        "event_emit",
+        |mut c: C<'_>, src: u32, len: u32| -> R<()> {
+            deny_in_query(&c, "event_emit")?;
+            if c.data().events.len() >= EVENTS_PER_CALL_MAX {
+                return invalid("too many events in one call");
             }
-            Ok(_) => invalid("event_emit: bad type"),
-            Err(e) => invalid(format!("event_emit: {e}")),
-        }
-    })?;
-    l.func_wrap(M, "sha256", |mut c: C<'_>, src: u32, len: u32, dst: u32| -> R<()> {
-        let (mem, _) = split(&mut c)?;
-        let r = range(mem.len(), src, len as usize, "sha256 source")?;
-        charge(&mut c, fuel::sha256, r.len())?;
-        let (mem, _) = split(&mut c)?;
-        let digest = Sha256::digest(&mem[r]);
-        write(&mut c, dst, &digest, "sha256 destination")
-    })?;
-    l.func_wrap(M, "debug_log", |mut c: C<'_>, src: u32, len: u32| -> R<()> {
-        let bytes = read(&mut c, src, len, MESSAGE_BYTES_MAX, "debug_log")?;
-        charge(&mut c, fuel::debug_log, bytes.len())
-    })?;
+            let bytes = read(&mut c, src, len, EVENT_BYTES_MAX, "event_emit")?;
+            charge(&mut c, fuel::event_emit, bytes.len())?;
+            match codec::decode_event(&bytes, EVENT_ATTRIBUTES_MAX) {
+                Ok((ty, attributes)) if !ty.is_empty() && ty.len() <= EVENT_TYPE_BYTES_MAX => {
+                    c.data_mut().events.push((ty, attributes));
+                    Ok(())
+                }
+                Ok(_) => invalid("event_emit: bad type"),
+                Err(e) => invalid(format!("event_emit: {e}")),
+            }
+        },
+    )?;
+    l.func_wrap(
+        M,
+        "sha256",
+        |mut c: C<'_>, src: u32, len: u32, dst: u32| -> R<()> {
+            let (mem, _) = split(&mut c)?;
+            let r = range(mem.len(), src, len as usize, "sha256 source")?;
+            charge(&mut c, fuel::sha256, r.len())?;
+            let (mem, _) = split(&mut c)?;
+            let digest = Sha256::digest(&mem[r]);
+            write(&mut c, dst, &digest, "sha256 destination")
+        },
+    )?;
+    l.func_wrap(
+        M,
+        "debug_log",
+        |mut c: C<'_>, src: u32, len: u32| -> R<()> {
+            let bytes = read(&mut c, src, len, MESSAGE_BYTES_MAX, "debug_log")?;
+            charge(&mut c, fuel::debug_log, bytes.len())
+        },
+    )?;
     l.func_wrap(M, "abort", |mut c: C<'_>, src: u32, len: u32| -> R<()> {
         let len = len.min(MESSAGE_BYTES_MAX as u32);
         let bytes = read(&mut c, src, len, MESSAGE_BYTES_MAX, "abort message")?;

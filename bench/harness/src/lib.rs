@@ -56,7 +56,12 @@ pub struct Timing {
 /// Times `f` repeatedly within `mode`'s budget (at least `min_samples` samples). Each sample
 /// times `batch` calls, so operations far below a microsecond are not lost in the timer's own
 /// cost; the median and p99 are per call.
-pub fn measure<R>(mode: Mode, batch: usize, min_samples: usize, mut f: impl FnMut() -> R) -> Timing {
+pub fn measure<R>(
+    mode: Mode,
+    batch: usize,
+    min_samples: usize,
+    mut f: impl FnMut() -> R,
+) -> Timing {
     let batch = batch.max(1);
     // Warm-up: caches, lazy initialisation, page faults.
     for _ in 0..batch.min(16) {

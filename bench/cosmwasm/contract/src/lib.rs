@@ -67,7 +67,12 @@ pub fn heavy(rounds: u32) -> [u8; 32] {
 }
 
 #[entry_point]
-pub fn execute(deps: DepsMut, _env: Env, _info: MessageInfo, msg: ExecuteMsg) -> StdResult<Response> {
+pub fn execute(
+    deps: DepsMut,
+    _env: Env,
+    _info: MessageInfo,
+    msg: ExecuteMsg,
+) -> StdResult<Response> {
     let answer = match msg {
         ExecuteMsg::Store { id, data } => {
             let digest: [u8; 32] = Sha256::digest(data.as_bytes()).into();

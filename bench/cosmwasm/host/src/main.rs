@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bench_harness::{Mode, Table, fmt_ns, measure, record};
-use cosmwasm_std::{Addr, MessageInfo};
+use cosmwasm_std::{Addr, Checksum, MessageInfo};
 use cosmwasm_vm::testing::{MockApi, MockQuerier, MockStorage, mock_backend, mock_env};
 use cosmwasm_vm::{
-    Backend, Cache, CacheOptions, Checksum, Instance, InstanceOptions, Size, call_execute_raw,
+    Backend, Cache, CacheOptions, Instance, InstanceOptions, Size, call_execute_raw,
     call_instantiate_raw, capabilities_from_csv, to_vec,
 };
 
@@ -256,17 +256,36 @@ fn main() {
     );
     let mut t = Table::new(&["measurement", "median", "samples"]);
     let rows = [
-        ("cold load: `store_code` (checks, singlepass compile, persist) into a fresh cache", compile),
-        ("cached load: new `Cache` over the directory, `get_instance` from the file-system cache", cached_load),
-        ("instantiate + call `store` (256-byte message, guest SHA-256, one write): `get_instance` + `call_execute_raw` + `recycle`", inst_call),
-        ("instantiate only: `get_instance` + `recycle`", instantiate_only),
+        (
+            "cold load: `store_code` (checks, singlepass compile, persist) into a fresh cache",
+            compile,
+        ),
+        (
+            "cached load: new `Cache` over the directory, `get_instance` from the file-system cache",
+            cached_load,
+        ),
+        (
+            "instantiate + call `store` (256-byte message, guest SHA-256, one write): `get_instance` + `call_execute_raw` + `recycle`",
+            inst_call,
+        ),
+        (
+            "instantiate only: `get_instance` + `recycle`",
+            instantiate_only,
+        ),
         ("call only: `store` on a reused instance", call_only),
         ("instantiate + call `reads` n=0", reads_0),
         ("instantiate + call `reads` n=1000", reads_n),
-        ("compute-heavy: instantiate + call `heavy` (1,000 chained SHA-256 in wasm)", heavy),
+        (
+            "compute-heavy: instantiate + call `heavy` (1,000 chained SHA-256 in wasm)",
+            heavy,
+        ),
     ];
     for (name, t_) in rows {
-        t.row(&[name.to_string(), fmt_ns(t_.median_ns), t_.samples.to_string()]);
+        t.row(&[
+            name.to_string(),
+            fmt_ns(t_.median_ns),
+            t_.samples.to_string(),
+        ]);
     }
     t.row(&[
         "one host call (`db_read` of an absent key): (n=1000 − n=0) / 1000".to_string(),
