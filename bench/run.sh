@@ -5,6 +5,7 @@
 #
 #   bash bench/run.sh            # full run (about 3 minutes of measuring after the builds)
 #   bash bench/run.sh --smoke    # every measurement a few times: seconds; CI runs this
+#   bash bench/run.sh --no-build # use the binaries already in target/ (after a build of them)
 #
 # Parts record their figures as `key value` lines in $VELLUM_PERF_FIGURES (bench/harness), which
 # the summary reads. To add a part, add one line to PARTS below: a name and a command printing
@@ -13,10 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SMOKE=""
+BUILD=1
 for a in "$@"; do
     case "$a" in
         --smoke) SMOKE="--smoke" ;;
-        *) echo "usage: bash bench/run.sh [--smoke]" >&2; exit 2 ;;
+        --no-build) BUILD=0 ;;
+        *) echo "usage: bash bench/run.sh [--smoke] [--no-build]" >&2; exit 2 ;;
     esac
 done
 
@@ -29,13 +32,15 @@ export VELLUM_PERF_FIGURES="$PWD/$OUT/figures.txt"
 # `cargo test --workspace --no-run` builds target/release/vellum-bench (bench/tests needs it) with
 # exactly the selection and features of the README's test command, so after CI's test step this
 # compiles nothing (`cargo build -p vellum-bench` would rebuild wasmtime with other features).
-echo "== building the suite" >&2
-cargo test --release --workspace --no-run >&2
-(
-    cd bench/cosmwasm
-    cargo build --release -p cosmwasm-bench
-    cargo build --profile contract --target wasm32-unknown-unknown -p bench-cosmwasm
-) >&2
+if [ "$BUILD" = 1 ]; then
+    echo "== building the suite" >&2
+    cargo test --release --workspace --no-run >&2
+    (
+        cd bench/cosmwasm
+        cargo build --release -p cosmwasm-bench
+        cargo build --profile contract --target wasm32-unknown-unknown -p bench-cosmwasm
+    ) >&2
+fi
 
 # The parts, in the order they run. Each is `name|command`; the command prints one Markdown
 # section on stdout and records figures. A part whose command is HOOK is not built yet: it is

@@ -23,7 +23,12 @@ fn summary_reads_recorded_figures() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let line = |needle: &str| text.lines().find(|l| l.contains(needle)).unwrap().to_string();
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap()
+            .to_string()
+    };
     assert!(line("≤ 10 µs").contains("12.00 µs"));
     assert!(line("≤ 10 µs").ends_with("**not met** |"));
     assert!(line("compute-heavy contract").contains("20.0×"));

@@ -1,12 +1,21 @@
 //! What every part of the benchmark suite shares (`bench/README.md`): a small timer that
 //! reports medians, the smoke/full switch, the figures file through which parts hand numbers
-//! to the suite's summary, and Markdown formatting. No dependencies, so the CosmWasm part
-//! (outside the workspace) uses it too.
+//! to the suite's summary, and Markdown formatting. Used by the CosmWasm part (outside the
+//! workspace) too.
+//!
+//! [`measure`] reads two clocks per sample: the wall clock and the CPU time of the whole
+//! process (all its threads). On a shared machine the wall clock also counts the time other
+//! processes held the core; the CPU time does not, so the suite reports CPU-time medians for
+//! work that runs on one thread and keeps the wall-clock medians beside them. On a quiet
+//! machine the two agree for single-threaded work.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
+
+/// The process CPU-time clock [`measure`] uses, for parts that time loops of their own.
+pub use cpu_time::ProcessTime;
 
 /// How long a part measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,12 +54,15 @@ impl Mode {
 /// The result of one measurement: nanoseconds per operation.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
-    /// Median of the samples.
+    /// Median of the samples (process CPU time when from [`measure`]).
     pub median_ns: f64,
     /// 99th percentile of the samples.
     pub p99_ns: f64,
     /// Number of samples.
     pub samples: usize,
+    /// Median wall-clock time of the samples (equal to `median_ns` where only one clock was
+    /// read).
+    pub wall_median_ns: f64,
 }
 
 /// Times `f` repeatedly within `mode`'s budget (at least `min_samples` samples). Each sample
@@ -69,26 +81,33 @@ pub fn measure<R>(
     }
     let budget = mode.budget();
     let started = Instant::now();
-    let mut samples = Vec::new();
-    while samples.len() < min_samples.max(1)
-        || (started.elapsed() < budget && samples.len() < 100_000)
-    {
+    let mut cpu = Vec::new();
+    let mut wall = Vec::new();
+    while cpu.len() < min_samples.max(1) || (started.elapsed() < budget && cpu.len() < 100_000) {
+        let c = cpu_time::ProcessTime::now();
         let t = Instant::now();
         for _ in 0..batch {
             black_box(f());
         }
-        samples.push(t.elapsed().as_nanos() as f64 / batch as f64);
+        wall.push(t.elapsed().as_nanos() as f64 / batch as f64);
+        cpu.push(c.elapsed().as_nanos() as f64 / batch as f64);
     }
-    summarize(&mut samples)
+    let wall = summarize(&mut wall);
+    Timing {
+        wall_median_ns: wall.median_ns,
+        ..summarize(&mut cpu)
+    }
 }
 
 /// Median and p99 of per-operation samples (sorts them).
 pub fn summarize(samples: &mut [f64]) -> Timing {
     samples.sort_by(f64::total_cmp);
+    let median_ns = percentile(samples, 0.50);
     Timing {
-        median_ns: percentile(samples, 0.50),
+        median_ns,
         p99_ns: percentile(samples, 0.99),
         samples: samples.len(),
+        wall_median_ns: median_ns,
     }
 }
 
@@ -113,6 +132,17 @@ pub fn fmt_ns(ns: f64) -> String {
         format!("{:.2} ms", ns / 1e6)
     } else {
         format!("{:.2} s", ns / 1e9)
+    }
+}
+
+/// A table cell for a timing: the CPU-time median, and the wall-clock median after it when the
+/// two differ by more than 10 % (other processes held the core).
+pub fn cell(t: &Timing) -> String {
+    let (cpu, wall) = (t.median_ns, t.wall_median_ns);
+    if (wall - cpu).abs() > 0.1 * cpu {
+        format!("{} (wall {})", fmt_ns(cpu), fmt_ns(wall))
+    } else {
+        fmt_ns(cpu)
     }
 }
 
