@@ -49,16 +49,13 @@ PARTS=(
     "vm|target/release/vellum-bench vm $SMOKE"
     "cosmwasm|target/cosmwasm/release/cosmwasm-bench $SMOKE"
     "ceilings|target/release/vellum-bench ceilings $SMOKE"
-    # HOOK (issue 5 item 4): `scale-bench` (node/src/bin/scale-bench.rs, merged on main) prints
-    # a Markdown section and takes --smoke; the line to put here is
-    #   "scale|target/release/scale-bench $SMOKE --json target/perf/scale.json"
-    # once it also records scale.history_p99_ns and scale.restart_ns in $VELLUM_PERF_FIGURES
-    # (bench_harness::record, or `echo key value >> $VELLUM_PERF_FIGURES`) for the summary.
-    # Not wired blind: it was merged after this runner was last run.
-    "scale|HOOK"
-    # HOOK (issue 5 item 3, the lead): loadgen against a real node at 25/50/75/90 % of its
-    # maximum; it should record e2e.max_tx_per_s and e2e.p99_at_5000_ns.
-    "e2e|HOOK"
+    # A chain of 1,000,000 transactions (issue 5 item 4): history pages, restart, bytes on disk.
+    # VELLUM_SCALE_ARGS adds flags, e.g. "--data-dir /tmp/scale-1m/chain --reuse" to measure a
+    # chain built by an earlier run instead of building one (about 2 minutes on a quiet machine).
+    "scale|target/release/scale-bench $SMOKE ${VELLUM_SCALE_ARGS:-}"
+    # A real node loaded over HTTP by loadgen (issue 5 item 3): maximum, 25/50/75/90 % of it and
+    # a steady 5,000/s, in both submission modes.
+    "e2e|bash bench/e2e.sh $SMOKE"
 )
 
 machine() {

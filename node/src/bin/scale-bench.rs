@@ -1247,6 +1247,15 @@ fn main() -> Result<()> {
         ok(restart.compilations == 0 && restart.cache_unchanged)
     );
     print!("{md}");
+    // For the benchmark suite's summary (bench/run.sh): the worst p99 over both routes and both
+    // chains, and the slowest restart to a first answered query.
+    let history_p99_ms = [&big_run, &small_run]
+        .iter()
+        .flat_map(|r| [r.pages.history.p99_ms, r.pages.events.p99_ms])
+        .fold(0.0, f64::max);
+    record_figure("scale.history_p99_ns", history_p99_ms * 1e6);
+    record_figure("scale.restart_ns", restart_max * 1e6);
+    record_figure("scale.bytes_per_tx", per_tx(redb_bytes));
 
     if let Some(path) = &args.json {
         let lat_json = |l: &Latency| {
@@ -1296,4 +1305,20 @@ fn main() -> Result<()> {
         std::fs::write(path, serde_json::to_vec_pretty(&summary)?)?;
     }
     Ok(())
+}
+
+/// Appends `key value` to the file named by `VELLUM_PERF_FIGURES` (the benchmark suite's
+/// figures, bench/run.sh); nothing when it is not set.
+fn record_figure(key: &str, value: f64) {
+    let Some(path) = std::env::var_os("VELLUM_PERF_FIGURES") else {
+        return;
+    };
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{key} {value}\n").as_bytes()));
+    if let Err(e) = written {
+        eprintln!("scale-bench: recording {key}: {e}");
+    }
 }
