@@ -157,6 +157,11 @@ fn status(url: &str) -> Option<Value> {
 
 /// Waits until some member says it is the leader and every given member agrees; returns its id.
 fn wait_leader(urls: &[String], within: Duration) -> u64 {
+    wait_leader_not(urls, None, within)
+}
+
+/// [`wait_leader`], for a leader other than `not`.
+fn wait_leader_not(urls: &[String], not: Option<u64>, within: Duration) -> u64 {
     let deadline = Instant::now() + within;
     loop {
         let views: Vec<Option<u64>> = urls
@@ -165,6 +170,7 @@ fn wait_leader(urls: &[String], within: Duration) -> u64 {
             .collect();
         if let Some(Some(l)) = views.first()
             && views.iter().all(|v| *v == Some(*l))
+            && Some(*l) != not
         {
             return *l;
         }
@@ -361,7 +367,7 @@ fn the_leader_dies_under_load_and_nothing_acknowledged_is_lost() {
     let acked_at_kill = load.acked();
     members[li].kill();
     let survivors: Vec<String> = urls.iter().filter(|u| **u != urls[li]).cloned().collect();
-    let new_leader = wait_leader(&survivors, Duration::from_secs(10));
+    let new_leader = wait_leader_not(&survivors, Some(leader), Duration::from_secs(10));
     assert_ne!(new_leader, leader);
     let resumed = wait_height_above(&survivors[0], height_at_kill, Duration::from_secs(10));
     eprintln!("commits resumed {resumed:?} after the leader died");
@@ -397,7 +403,7 @@ fn the_leader_dies_under_load_and_nothing_acknowledged_is_lost() {
 struct Proxy {
     cut: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-    runtime: tokio::runtime::Runtime,
+    _runtime: tokio::runtime::Runtime,
 }
 
 impl Proxy {
@@ -435,7 +441,7 @@ impl Proxy {
         Self {
             cut,
             conns,
-            runtime,
+            _runtime: runtime,
         }
     }
 
@@ -505,7 +511,7 @@ fn a_cut_off_member_cannot_commit_alone_and_a_wiped_one_rejoins_through_a_snapsh
     for p in proxy.values() {
         p.set_cut(true);
     }
-    let majority = wait_leader(&urls[..2], Duration::from_secs(10));
+    let majority = wait_leader_not(&urls[..2], Some(isolated), Duration::from_secs(10));
     assert_ne!(majority, isolated);
     let h3 = status(&urls[2]).unwrap()["height"].as_u64().unwrap();
     // Member 3 alone: what is submitted there is not committed (its leader is unreachable or
@@ -635,7 +641,7 @@ fn membership_changes_under_load() {
     std::thread::sleep(Duration::from_millis(1500));
     let (acked, _) = load.finish();
     let remaining = vec![urls[1].clone(), urls[2].clone(), fourth.url()];
-    let leader = wait_leader(&remaining, Duration::from_secs(10));
+    let leader = wait_leader_not(&remaining, Some(1), Duration::from_secs(10));
     assert_ne!(leader, 1);
     let top = acked.iter().map(|a| a.1).max().unwrap();
     wait_converged(&remaining, top, Duration::from_secs(20));

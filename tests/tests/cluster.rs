@@ -32,6 +32,10 @@ fn status(url: &str) -> Option<Value> {
 }
 
 fn leader_of(urls: &[String], within: Duration) -> u64 {
+    leader_not(urls, None, within)
+}
+
+fn leader_not(urls: &[String], not: Option<u64>, within: Duration) -> u64 {
     let deadline = Instant::now() + within;
     loop {
         let views: Vec<Option<u64>> = urls
@@ -41,6 +45,7 @@ fn leader_of(urls: &[String], within: Duration) -> u64 {
             .collect();
         if let Some(Some(l)) = views.first()
             && views.iter().all(|v| *v == Some(*l))
+            && Some(*l) != not
         {
             return *l;
         }
@@ -168,7 +173,7 @@ fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
     nodes[li].take().unwrap().kill();
     let killed_at = Instant::now();
     let survivors: Vec<String> = urls.iter().filter(|u| **u != urls[li]).cloned().collect();
-    let new_leader = leader_of(&survivors, Duration::from_secs(15));
+    let new_leader = leader_not(&survivors, Some(leader), Duration::from_secs(15));
     assert_ne!(new_leader, leader);
     while height(other) <= at_kill {
         assert!(killed_at.elapsed() < Duration::from_secs(10), "commits did not resume");
