@@ -662,8 +662,7 @@ fn run_node(args: NodeArgs) -> Result<()> {
     let mut ledger_config =
         vellum_node::ledger::LedgerConfig::new(&config.data_dir, &config.chain_id);
     ledger_config.replicated = cluster_config.is_some();
-    let ledger = vellum_node::ledger::Ledger::open(ledger_config)
-    .with_context(|| {
+    let ledger = vellum_node::ledger::Ledger::open(ledger_config).with_context(|| {
         format!(
             "opening the ledger in {} (is another node using it?)",
             config.data_dir.display()
@@ -849,9 +848,8 @@ fn cluster(node: &str, secret: Option<&str>, command: ClusterCommand, out: Outpu
         Ok(v)
     };
     let post = |base: &str, route: &str, body: Value| -> Result<Value> {
-        let secret = secret.ok_or_else(|| {
-            anyhow!("cluster changes need --secret (or VELLUM_CLUSTER_SECRET)")
-        })?;
+        let secret = secret
+            .ok_or_else(|| anyhow!("cluster changes need --secret (or VELLUM_CLUSTER_SECRET)"))?;
         let response = http
             .post(format!("{base}/internal/cluster/{route}"))
             .header(vellum_node::cluster::http::SECRET_HEADER, secret)

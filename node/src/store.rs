@@ -159,7 +159,9 @@ const IMAGE_TABLES: [&str; 9] = [
 ];
 
 /// The byte-keyed, byte-valued tables by name.
-fn byte_table(name: &str) -> Result<TableDefinition<'static, &'static [u8], &'static [u8]>, StoreError> {
+fn byte_table(
+    name: &str,
+) -> Result<TableDefinition<'static, &'static [u8], &'static [u8]>, StoreError> {
     Ok(match name {
         "txs" => TXS,
         "receipts" => RECEIPTS,
@@ -383,7 +385,11 @@ impl Store {
             let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
             match name {
                 "headers" | "block_txs" => {
-                    let def = if name == "headers" { HEADERS } else { BLOCK_TXS };
+                    let def = if name == "headers" {
+                        HEADERS
+                    } else {
+                        BLOCK_TXS
+                    };
                     for e in txn.open_table(def)?.iter()? {
                         let (k, v) = e?;
                         entries.push((k.value().to_be_bytes().to_vec(), v.value().to_vec()));
@@ -456,7 +462,11 @@ impl Store {
             };
             match name {
                 "headers" | "block_txs" => {
-                    let def = if name == "headers" { HEADERS } else { BLOCK_TXS };
+                    let def = if name == "headers" {
+                        HEADERS
+                    } else {
+                        BLOCK_TXS
+                    };
                     txn.delete_table(def)?;
                     let mut t = txn.open_table(def)?;
                     for (k, v) in entries {

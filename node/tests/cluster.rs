@@ -110,7 +110,11 @@ impl Member {
             };
             let state =
                 ApiState::new(ledger.clone(), ApiConfig::default()).with_cluster(cluster.clone());
-            tokio::spawn(vellum_node::api::serve(listener, state, std::future::pending()));
+            tokio::spawn(vellum_node::api::serve(
+                listener,
+                state,
+                std::future::pending(),
+            ));
             cluster
         });
         self.running = Some(Running {
@@ -144,7 +148,11 @@ fn http() -> reqwest::blocking::Client {
 }
 
 fn get(url: &str) -> Option<Value> {
-    let r = http().get(url).timeout(Duration::from_secs(5)).send().ok()?;
+    let r = http()
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .ok()?;
     if !r.status().is_success() {
         return None;
     }
@@ -189,14 +197,24 @@ fn wait_converged(urls: &[String], min_height: u64, within: Duration) -> Value {
             .map(|u| get(&format!("{u}/v1/blocks/latest")))
             .collect();
         let key = |b: &Option<Value>| {
-            b.as_ref()
-                .map(|b| (b["height"].clone(), b["hash"].clone(), b["state_root"].clone()))
+            b.as_ref().map(|b| {
+                (
+                    b["height"].clone(),
+                    b["hash"].clone(),
+                    b["state_root"].clone(),
+                )
+            })
         };
         if let Some(Some(first)) = tips.first()
             && first["height"].as_u64().unwrap_or(0) >= min_height
             && tips.iter().all(|t| key(t) == key(&tips[0]))
         {
             return first.clone();
+        }
+        if Instant::now() >= deadline {
+            for u in urls {
+                eprintln!("{u}: {:?}", status(u));
+            }
         }
         assert!(
             Instant::now() < deadline,
@@ -308,7 +326,10 @@ fn assert_all_committed(url: &str, acked: &[(String, u64)]) {
             .unwrap()
             .json()
             .unwrap();
-        assert_eq!(v["status"], "committed", "{url}: acknowledged {hash} lost: {v}");
+        assert_eq!(
+            v["status"], "committed",
+            "{url}: acknowledged {hash} lost: {v}"
+        );
         assert_eq!(
             v["receipt"]["block_height"].as_u64(),
             Some(*height),
@@ -326,6 +347,16 @@ fn wait_height_above(url: &str, h: u64, within: Duration) -> Duration {
         assert!(started.elapsed() < within, "{url} stayed at or below {h}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,vellum_node=info")),
+        )
+        .with_test_writer()
+        .try_init();
 }
 
 fn three(root: &Path, snapshot_logs: u64) -> Vec<Member> {
@@ -351,6 +382,7 @@ fn three(root: &Path, snapshot_logs: u64) -> Vec<Member> {
 
 #[test]
 fn the_leader_dies_under_load_and_nothing_acknowledged_is_lost() {
+    logs();
     let root = tempfile::tempdir().unwrap();
     let mut members = three(root.path(), 5_000);
     let urls: Vec<String> = members.iter().map(Member::url).collect();
@@ -362,7 +394,9 @@ fn the_leader_dies_under_load_and_nothing_acknowledged_is_lost() {
 
     // Kill the leader: the load goes on against the two others.
     let li = members.iter().position(|m| m.id == leader).unwrap();
-    let height_at_kill = status(&urls[(li + 1) % 3]).unwrap()["height"].as_u64().unwrap();
+    let height_at_kill = status(&urls[(li + 1) % 3]).unwrap()["height"]
+        .as_u64()
+        .unwrap();
     targets.lock().unwrap().retain(|u| *u != urls[li]);
     let acked_at_kill = load.acked();
     members[li].kill();
@@ -371,7 +405,10 @@ fn the_leader_dies_under_load_and_nothing_acknowledged_is_lost() {
     assert_ne!(new_leader, leader);
     let resumed = wait_height_above(&survivors[0], height_at_kill, Duration::from_secs(10));
     eprintln!("commits resumed {resumed:?} after the leader died");
-    assert!(resumed < Duration::from_secs(5), "commits resumed only after {resumed:?}");
+    assert!(
+        resumed < Duration::from_secs(5),
+        "commits resumed only after {resumed:?}"
+    );
     std::thread::sleep(Duration::from_millis(1000));
 
     // The dead member restarts and catches up while the load goes on.
@@ -455,6 +492,7 @@ impl Proxy {
 
 #[test]
 fn a_cut_off_member_cannot_commit_alone_and_a_wiped_one_rejoins_through_a_snapshot() {
+    logs();
     let root = tempfile::tempdir().unwrap();
     // Each member listens on its own loopback address and sends from it; the cluster knows
     // each by its proxy, so a proxy can cut a member off in both directions: its own proxy
@@ -529,14 +567,28 @@ fn a_cut_off_member_cannot_commit_alone_and_a_wiped_one_rejoins_through_a_snapsh
         .json(&envelope)
         .send();
     if let Ok(r) = r {
-        assert_ne!(r.status(), 200, "an isolated member committed a transaction");
+        assert_ne!(
+            r.status(),
+            200,
+            "an isolated member committed a transaction"
+        );
     }
     std::thread::sleep(Duration::from_millis(1500));
     let s3 = status(&urls[2]).unwrap();
-    assert_eq!(s3["height"].as_u64().unwrap(), h3, "the isolated member's chain moved");
-    assert_ne!(s3["cluster"]["role"], "leader", "the isolated member leads alone: {s3}");
+    assert_eq!(
+        s3["height"].as_u64().unwrap(),
+        h3,
+        "the isolated member's chain moved"
+    );
+    assert_ne!(
+        s3["cluster"]["role"], "leader",
+        "the isolated member leads alone: {s3}"
+    );
     let majority_height = status(&urls[0]).unwrap()["height"].as_u64().unwrap();
-    assert!(majority_height > h3, "the majority did not go on committing");
+    assert!(
+        majority_height > h3,
+        "the majority did not go on committing"
+    );
 
     // Reconnect: member 3 catches up (by log or snapshot: the log is compacted every 40).
     for p in proxy.values() {
@@ -579,6 +631,7 @@ fn a_cut_off_member_cannot_commit_alone_and_a_wiped_one_rejoins_through_a_snapsh
 
 #[test]
 fn membership_changes_under_load() {
+    logs();
     let root = tempfile::tempdir().unwrap();
     let mut members = three(root.path(), 5_000);
     let urls: Vec<String> = members.iter().map(Member::url).collect();
@@ -619,13 +672,24 @@ fn membership_changes_under_load() {
         serde_json::json!({"id": 4, "addr": fourth.url()}),
     );
     assert!(
-        v["learners"].as_array().unwrap().iter().any(|m| m["id"] == 4),
+        v["learners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == 4),
         "{v}"
     );
     targets.lock().unwrap().push(fourth.url());
     std::thread::sleep(Duration::from_millis(800));
-    let v = post(&leader_of(&urls), "promote", serde_json::json!({"ids": [4]}));
-    assert!(v["voters"].as_array().unwrap().iter().any(|m| m["id"] == 4), "{v}");
+    let v = post(
+        &leader_of(&urls),
+        "promote",
+        serde_json::json!({"ids": [4]}),
+    );
+    assert!(
+        v["voters"].as_array().unwrap().iter().any(|m| m["id"] == 4),
+        "{v}"
+    );
     std::thread::sleep(Duration::from_millis(800));
 
     // Remove member 1 (maybe the leader): the others go on.

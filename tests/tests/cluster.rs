@@ -119,7 +119,10 @@ fn load(
                     let envelope = sign(&payload_json(CHAIN, &signer, n, None, &action), &key);
                     match client.submit_wait(&envelope) {
                         Ok(r) => {
-                            acked.lock().unwrap().push((r.tx_hash.clone(), r.block_height));
+                            acked
+                                .lock()
+                                .unwrap()
+                                .push((r.tx_hash.clone(), r.block_height));
                             nonce = Some(n + 1);
                         }
                         Err(_) => {
@@ -138,9 +141,20 @@ fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
     let root = tempfile::tempdir().unwrap();
     let dirs: Vec<_> = (1..=3).map(|i| root.path().join(format!("n{i}"))).collect();
     let mut nodes: Vec<Option<Node>> = (0..3)
-        .map(|i| Some(Node::start_member(&dirs[i], i as u64 + 1, SECRET, "127.0.0.1:0", 30)))
+        .map(|i| {
+            Some(Node::start_member(
+                &dirs[i],
+                i as u64 + 1,
+                SECRET,
+                "127.0.0.1:0",
+                30,
+            ))
+        })
         .collect();
-    let urls: Vec<String> = nodes.iter().map(|n| n.as_ref().unwrap().url.clone()).collect();
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|n| n.as_ref().unwrap().url.clone())
+        .collect();
     let listen: Vec<String> = nodes
         .iter()
         .map(|n| n.as_ref().unwrap().listen_addr())
@@ -150,7 +164,15 @@ fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
         .collect::<Vec<_>>()
         .join(",");
     let init = std::process::Command::new(vellum_bin())
-        .args(["--json", "--node", &urls[0], "cluster", "init", "--members", &members])
+        .args([
+            "--json",
+            "--node",
+            &urls[0],
+            "cluster",
+            "init",
+            "--members",
+            &members,
+        ])
         .env("VELLUM_CLUSTER_SECRET", SECRET)
         .output()
         .unwrap();
@@ -162,7 +184,10 @@ fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
     let acked: Acked = Arc::default();
     let workers = load(targets.clone(), 4, stop.clone(), acked.clone());
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(!acked.lock().unwrap().is_empty(), "nothing committed under load");
+    assert!(
+        !acked.lock().unwrap().is_empty(),
+        "nothing committed under load"
+    );
 
     // SIGKILL the leader.
     let li = (leader - 1) as usize;
@@ -176,7 +201,10 @@ fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
     let new_leader = leader_not(&survivors, Some(leader), Duration::from_secs(15));
     assert_ne!(new_leader, leader);
     while height(other) <= at_kill {
-        assert!(killed_at.elapsed() < Duration::from_secs(10), "commits did not resume");
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(10),
+            "commits did not resume"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let resumed = killed_at.elapsed();
@@ -185,7 +213,13 @@ fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
     std::thread::sleep(Duration::from_millis(1000));
 
     // The killed node restarts on its port and catches up.
-    nodes[li] = Some(Node::start_member(&dirs[li], leader, SECRET, &listen[li], 30));
+    nodes[li] = Some(Node::start_member(
+        &dirs[li],
+        leader,
+        SECRET,
+        &listen[li],
+        30,
+    ));
     targets.lock().unwrap().push(urls[li].clone());
     std::thread::sleep(Duration::from_millis(1500));
     assert!(acked.lock().unwrap().len() > acked_at_kill);
@@ -198,7 +232,13 @@ fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
     nodes[wi].take().unwrap().kill();
     std::fs::remove_dir_all(&dirs[wi]).unwrap();
     std::thread::sleep(Duration::from_millis(1000));
-    nodes[wi] = Some(Node::start_member(&dirs[wi], wi as u64 + 1, SECRET, &listen[wi], 30));
+    nodes[wi] = Some(Node::start_member(
+        &dirs[wi],
+        wi as u64 + 1,
+        SECRET,
+        &listen[wi],
+        30,
+    ));
     std::thread::sleep(Duration::from_millis(1000));
 
     stop.store(true, Ordering::Relaxed);

@@ -77,14 +77,21 @@ pub fn wrap(app: Router, cluster: Arc<Cluster>) -> Router {
         .route("/internal/cluster/promote", post(promote))
         .route("/internal/cluster/remove", post(remove))
         .layer(DefaultBodyLimit::max(RAFT_BODY_MAX))
-        .route_layer(middleware::from_fn_with_state(cluster.clone(), authenticate))
+        .route_layer(middleware::from_fn_with_state(
+            cluster.clone(),
+            authenticate,
+        ))
         .with_state(cluster.clone());
     internal
         .merge(app)
         .layer(middleware::from_fn_with_state(cluster, forward))
 }
 
-async fn authenticate(State(cluster): State<Arc<Cluster>>, request: Request, next: Next) -> Response {
+async fn authenticate(
+    State(cluster): State<Arc<Cluster>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let ok = request
         .headers()
         .get(SECRET_HEADER)
@@ -201,11 +208,12 @@ async fn forward(State(cluster): State<Arc<Cluster>>, request: Request, next: Ne
             .into_response();
         }
     };
-    let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-    let url = format!(
-        "{}/v1/transactions{query}",
-        leader.1.trim_end_matches('/')
-    );
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let url = format!("{}/v1/transactions{query}", leader.1.trim_end_matches('/'));
     let mut out = cluster
         .http()
         .post(&url)
@@ -218,7 +226,10 @@ async fn forward(State(cluster): State<Arc<Cluster>>, request: Request, next: Ne
     match out.send().await {
         Ok(response) => {
             let status = response.status();
-            let content_type = response.headers().get(axum::http::header::CONTENT_TYPE).cloned();
+            let content_type = response
+                .headers()
+                .get(axum::http::header::CONTENT_TYPE)
+                .cloned();
             match response.bytes().await {
                 Ok(body) => {
                     let mut r = Response::new(Body::from(body));

@@ -66,15 +66,22 @@ impl LogStore {
         let txn = self.db.begin_read().map_err(read_err)?;
         let table = txn.open_table(META).map_err(read_err)?;
         match table.get(key).map_err(read_err)? {
-            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(read_err),
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(read_err),
             None => Ok(None),
         }
     }
 
-    fn put_meta<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StorageError<NodeId>> {
+    fn put_meta<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StorageError<NodeId>> {
         let bytes = serde_json::to_vec(value).map_err(write_err)?;
         let mut txn = self.db.begin_write().map_err(write_err)?;
-        txn.set_durability(Durability::Immediate).map_err(write_err)?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(write_err)?;
         txn.open_table(META)
             .map_err(write_err)?
             .insert(key, bytes.as_slice())
@@ -105,10 +112,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
             let txn = me.db.begin_read().map_err(read_err)?;
             let table = txn.open_table(LOG).map_err(read_err)?;
             let mut out = Vec::new();
-            for e in table
-                .range::<u64>((start, end))
-                .map_err(read_err)?
-            {
+            for e in table.range::<u64>((start, end)).map_err(read_err)? {
                 let (_, v) = e.map_err(read_err)?;
                 out.push(serde_json::from_slice(v.value()).map_err(read_err)?);
             }
@@ -185,7 +189,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let result = self
             .blocking(move |me| {
                 let mut txn = me.db.begin_write().map_err(write_err)?;
-                txn.set_durability(Durability::Immediate).map_err(write_err)?;
+                txn.set_durability(Durability::Immediate)
+                    .map_err(write_err)?;
                 {
                     let mut table = txn.open_table(LOG).map_err(write_err)?;
                     for (i, bytes) in &encoded {
@@ -205,7 +210,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         self.blocking(move |me| {
             let mut txn = me.db.begin_write().map_err(write_err)?;
-            txn.set_durability(Durability::Immediate).map_err(write_err)?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(write_err)?;
             {
                 let mut table = txn.open_table(LOG).map_err(write_err)?;
                 table
@@ -223,7 +229,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.blocking(move |me| {
             let bytes = serde_json::to_vec(&Some(log_id)).map_err(write_err)?;
             let mut txn = me.db.begin_write().map_err(write_err)?;
-            txn.set_durability(Durability::Immediate).map_err(write_err)?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(write_err)?;
             {
                 txn.open_table(META)
                     .map_err(write_err)?

@@ -196,7 +196,10 @@ impl Cluster {
     /// Starts the Raft node over `ledger` (opened with `replicated: true`) and its proposer.
     /// Call from inside a tokio runtime. A new node waits, uninitialised, until
     /// `vellum cluster init` or a leader adds it.
-    pub async fn start(ledger: Arc<Ledger>, config: ClusterConfig) -> Result<Arc<Self>, ClusterError> {
+    pub async fn start(
+        ledger: Arc<Ledger>,
+        config: ClusterConfig,
+    ) -> Result<Arc<Self>, ClusterError> {
         let log = log::LogStore::open(&config.data_dir.join("raft.redb"))?;
         let sm = state::StateMachine::new(ledger.clone(), config.data_dir.clone());
         let raft_config = openraft::Config {
@@ -208,8 +211,10 @@ impl Cluster {
             max_in_snapshot_log_to_keep: config.snapshot_logs / 2,
             // Entries are whole blocks: a few per request keeps requests small.
             max_payload_entries: 16,
-            snapshot_max_chunk_size: 4 << 20,
-            install_snapshot_timeout: 10_000,
+            // Chunks travel as JSON arrays of numbers (about 3.5 bytes a byte): keep each
+            // small enough to arrive well inside its timeout on a busy machine.
+            snapshot_max_chunk_size: 1 << 20,
+            install_snapshot_timeout: 20_000,
             ..Default::default()
         };
         let raft_config = Arc::new(
@@ -251,7 +256,10 @@ impl Cluster {
         if ours.is_empty() || secret.len() != ours.len() {
             return false;
         }
-        ours.iter().zip(secret).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        ours.iter()
+            .zip(secret)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
     }
 
     /// The leader's id and base URL, if known.
@@ -366,7 +374,11 @@ impl Cluster {
 
     /// Stops the proposer and the Raft node (the ledger is shut down by its owner).
     pub async fn shutdown(&self) {
-        let handle = self.proposer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let handle = self
+            .proposer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(h) = handle {
             h.abort();
         }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use openraft::BasicNode;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -11,7 +12,6 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -85,9 +85,9 @@ impl Peer {
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
-            return Err(RPCError::Network(NetworkError::new(&std::io::Error::other(
-                format!("{url}: HTTP {status}: {body}"),
-            ))));
+            return Err(RPCError::Network(NetworkError::new(
+                &std::io::Error::other(format!("{url}: HTTP {status}: {body}")),
+            )));
         }
         let result: Result<Resp, RaftError<NodeId, E>> = response
             .json()

@@ -85,10 +85,7 @@ impl StateMachine {
         let meta = SnapshotMeta {
             last_log_id,
             last_membership,
-            snapshot_id: format!(
-                "{}-{height}",
-                last_log_id.map_or(0, |l| l.index)
-            ),
+            snapshot_id: format!("{}-{height}", last_log_id.map_or(0, |l| l.index)),
         };
         let image = Arc::new(image);
         *self.lock_current() = Some((meta.clone(), image.clone()));
@@ -108,8 +105,8 @@ impl StateMachine {
                 Ok(Applied::Nothing)
             }
             EntryPayload::Membership(m) => {
-                let m = serde_json::to_vec(&Membership::new(Some(entry.log_id), m))
-                    .map_err(sm_err)?;
+                let m =
+                    serde_json::to_vec(&Membership::new(Some(entry.log_id), m)).map_err(sm_err)?;
                 store
                     .put_meta(&[(APPLIED, &applied), (MEMBERSHIP, &m)])
                     .map_err(sm_err)?;
