@@ -47,6 +47,9 @@ pub struct LedgerConfig {
     pub genesis_time_ms: u64,
     /// Most transactions per block.
     pub block_txs_max: usize,
+    /// Replicated (docs/cluster.md): no local producer; the cluster's leader orders blocks with
+    /// [`Ledger::order_next`] and every node applies them with [`Ledger::apply`].
+    pub replicated: bool,
 }
 
 impl LedgerConfig {
@@ -57,6 +60,7 @@ impl LedgerConfig {
             chain_id: chain_id.into(),
             genesis_time_ms: 0,
             block_txs_max: BLOCK_TXS_MAX,
+            replicated: false,
         }
     }
 }
@@ -263,12 +267,18 @@ impl Ledger {
             block_txs_max: config.block_txs_max.clamp(1, BLOCK_TXS_MAX),
             metrics: LedgerMetrics::default(),
         });
-        let worker = shared.clone();
-        let producer =
-            vellum_runtime::spawn_exec_thread(THREAD_PRODUCER.into(), move || worker.run())?;
+        let producer = if config.replicated {
+            None
+        } else {
+            let worker = shared.clone();
+            Some(vellum_runtime::spawn_exec_thread(
+                THREAD_PRODUCER.into(),
+                move || worker.run(),
+            )?)
+        };
         Ok(Self {
             shared,
-            producer: Mutex::new(Some(producer)),
+            producer: Mutex::new(producer),
         })
     }
 
@@ -436,6 +446,85 @@ impl Ledger {
     pub fn halted(&self) -> Option<String> {
         lock(&self.shared.halted).clone()
     }
+
+    /// Stops the pipeline for good, saying why (a replicated node that finds its chain
+    /// diverging from the cluster's uses it): nothing more is admitted or committed.
+    pub fn halt(&self, reason: String) {
+        self.shared.halt(reason);
+    }
+
+    /// The store (the replication layer records its Raft position and snapshots through it).
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The ordering stage, for a replicated node's leader: waits for transactions and returns
+    /// the next block's proposal on top of the current tip, or `None` once shutting down.
+    pub fn order_next(&self) -> Option<Proposal> {
+        let tip = self.tip();
+        self.shared.next_proposal(&tip)
+    }
+
+    /// Forgets transactions taken by [`Ledger::order_next`] whose proposal will not commit
+    /// (leadership lost, or stale): their senders must submit again.
+    pub fn discard(&self, txs: &[VerifiedTx]) {
+        lock(&self.shared.pool).committed(txs);
+    }
+
+    /// Executes and durably commits one block on the current tip (a replicated node's state
+    /// machine), writing `meta` in the same transaction, then acknowledges its transactions.
+    /// The caller has checked that the proposal extends the tip.
+    pub fn apply(
+        &self,
+        proposal: Proposal,
+        meta: Vec<(&'static str, Vec<u8>)>,
+    ) -> Result<(Header, Hash), LedgerError> {
+        if let Some(why) = self.halted() {
+            return Err(LedgerError::Halted(why));
+        }
+        let started = std::time::Instant::now();
+        let snapshot = self.shared.store.snapshot()?;
+        let executed = match execute_block(
+            &self.shared.runtime,
+            Arc::new(snapshot),
+            proposal.context,
+            &proposal.txs,
+        ) {
+            Ok(e) => e,
+            Err(e) => {
+                self.shared.halt(e.to_string());
+                return Err(e.into());
+            }
+        };
+        self.shared
+            .metrics
+            .execute_micros_total
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let mut executed = executed;
+        executed.batch.meta = meta;
+        let write_started = std::time::Instant::now();
+        if let Err(e) = self.shared.store.commit(&executed.batch) {
+            self.shared.halt(e.to_string());
+            return Err(e.into());
+        }
+        let header = executed.header;
+        self.shared
+            .finish(proposal.txs, executed, started, write_started);
+        Ok((header, header.hash()))
+    }
+
+    /// Re-reads the tip from the store (after a snapshot replaced its content).
+    pub fn reload_tip(&self) -> Result<(), LedgerError> {
+        let snapshot = self.shared.store.snapshot()?;
+        let h = snapshot
+            .tip_height()?
+            .ok_or_else(|| StoreError::Corrupt("no tip".into()))?;
+        let header = snapshot
+            .header(h)?
+            .ok_or_else(|| StoreError::Corrupt(format!("tip header {h} missing")))?;
+        *lock(&self.shared.tip) = (header, header.hash());
+        Ok(())
+    }
 }
 
 impl Drop for Ledger {
@@ -582,6 +671,20 @@ impl Shared {
             if let Err(e) = self.store.commit(&executed.batch) {
                 return self.halt(e.to_string());
             }
+            self.finish(txs, executed, started, write_started);
+        }
+    }
+
+    /// After a block's durable commit: the tip, the mempool, the acknowledgements, the
+    /// counters and the announcement.
+    fn finish(
+        &self,
+        txs: Vec<VerifiedTx>,
+        executed: crate::execute::ExecutedBlock,
+        started: std::time::Instant,
+        write_started: std::time::Instant,
+    ) {
+        {
             self.metrics.write_micros_total.fetch_add(
                 write_started.elapsed().as_micros() as u64,
                 Ordering::Relaxed,

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod chain;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod execute;
 pub mod ledger;

@@ -109,6 +109,15 @@ enum Command {
     },
     /// Show the node's chain id and latest block.
     Status,
+    /// Run a cluster of nodes (docs/cluster.md): start it, add, promote and remove members,
+    /// show them. Talks to `--node` (changes go to the leader it names).
+    Cluster {
+        /// The cluster secret (the one every member was started with).
+        #[arg(long, env = "VELLUM_CLUSTER_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Verify a stopped node's data directory from genesis.
     Verify {
         /// The node's data directory.
@@ -134,6 +143,48 @@ struct NodeArgs {
     /// Chain id [default: vellum-dev].
     #[arg(long, env = "VELLUM_CHAIN_ID")]
     chain_id: Option<String>,
+    /// Run as member ID of a cluster (docs/cluster.md); without it the node runs alone on the
+    /// local pipeline.
+    #[arg(long, env = "VELLUM_NODE_ID")]
+    node_id: Option<u64>,
+    /// The secret cluster members authenticate each other with (required with --node-id).
+    #[arg(long, env = "VELLUM_CLUSTER_SECRET", hide_env_values = true)]
+    cluster_secret: Option<String>,
+    /// Snapshot the chain for Raft (and compact the Raft log) every this many log entries.
+    #[arg(long, env = "VELLUM_SNAPSHOT_LOGS", default_value_t = 5_000)]
+    snapshot_logs: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Start a new cluster on `--node` with these first voters, e.g.
+    /// `--members 1=http://10.0.0.1:8080,2=http://10.0.0.2:8080,3=http://10.0.0.3:8080`.
+    Init {
+        /// `ID=URL` of every first member, comma-separated (include `--node` itself).
+        #[arg(long, value_delimiter = ',', required = true)]
+        members: Vec<String>,
+    },
+    /// Add a node (started with `--node-id ID`) as a learner: it catches up without voting.
+    AddLearner {
+        /// Its member id.
+        id: u64,
+        /// Its base URL, e.g. http://10.0.0.4:8080.
+        addr: String,
+    },
+    /// Make learners voters.
+    Promote {
+        /// Member ids.
+        #[arg(required = true)]
+        ids: Vec<u64>,
+    },
+    /// Remove members (voters or learners).
+    Remove {
+        /// Member ids.
+        #[arg(required = true)]
+        ids: Vec<u64>,
+    },
+    /// Show the node's role, the leader and the members.
+    Show,
 }
 
 #[derive(Debug, Subcommand)]
@@ -304,6 +355,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Cluster { secret, command } => {
+            cluster(&cli.node, secret.as_deref(), command, out).map(|()| ExitCode::SUCCESS)
         }
         Command::Verify { data_dir, chain_id } => {
             verify(&data_dir, &chain_id, out).map(|()| ExitCode::SUCCESS)
@@ -593,11 +647,22 @@ fn run_node(args: NodeArgs) -> Result<()> {
         },
     )?;
     config.api.connections_max = fit_connections_to_fd_limit(config.api.connections_max);
-    let ledger = vellum_node::ledger::Ledger::open(vellum_node::ledger::LedgerConfig::new(
-        &config.data_dir,
-        &config.chain_id,
-    ))
-    .with_context(|| {
+    let cluster_config = match (args.node_id, args.cluster_secret) {
+        (None, _) => None,
+        (Some(_), None) => bail!("--node-id needs --cluster-secret (or VELLUM_CLUSTER_SECRET)"),
+        (Some(_), Some(s)) if s.len() < 16 => {
+            bail!("the cluster secret must be at least 16 characters")
+        }
+        (Some(id), Some(secret)) => {
+            let mut c = vellum_node::cluster::ClusterConfig::new(id, secret, &config.data_dir);
+            c.snapshot_logs = args.snapshot_logs.max(1);
+            Some(c)
+        }
+    };
+    let mut ledger_config =
+        vellum_node::ledger::LedgerConfig::new(&config.data_dir, &config.chain_id);
+    ledger_config.replicated = cluster_config.is_some();
+    let ledger = vellum_node::ledger::Ledger::open(ledger_config).with_context(|| {
         format!(
             "opening the ledger in {} (is another node using it?)",
             config.data_dir.display()
@@ -609,7 +674,17 @@ fn run_node(args: NodeArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let state = vellum_node::api::ApiState::new(ledger.clone(), config.api.clone());
+    let mut state = vellum_node::api::ApiState::new(ledger.clone(), config.api.clone());
+    let cluster = match cluster_config {
+        Some(c) => {
+            let cluster = runtime
+                .block_on(vellum_node::cluster::Cluster::start(ledger.clone(), c))
+                .context("starting the cluster member")?;
+            state = state.with_cluster(cluster.clone());
+            Some(cluster)
+        }
+        None => None,
+    };
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -635,6 +710,9 @@ fn run_node(args: NodeArgs) -> Result<()> {
             .context("serving HTTP")
     })?;
     tracing::info!("stopped accepting; committing the block in flight");
+    if let Some(c) = &cluster {
+        runtime.block_on(c.shutdown());
+    }
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     ledger.shutdown();
     let (tip, hash) = ledger.tip();
@@ -752,5 +830,100 @@ fn verify(data_dir: &Path, chain_id: &str, out: Output) -> Result<()> {
             )
         },
     );
+    Ok(())
+}
+
+/// `vellum cluster ...`: the cluster's administration routes (docs/cluster.md).
+fn cluster(node: &str, secret: Option<&str>, command: ClusterCommand, out: Output) -> Result<()> {
+    let http = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?;
+    let node = node.trim_end_matches('/').to_string();
+    let status = |base: &str| -> Result<Value> {
+        let v: Value = http
+            .get(format!("{base}/v1/status"))
+            .send()
+            .with_context(|| format!("reaching {base}"))?
+            .json()?;
+        Ok(v)
+    };
+    let post = |base: &str, route: &str, body: Value| -> Result<Value> {
+        let secret = secret
+            .ok_or_else(|| anyhow!("cluster changes need --secret (or VELLUM_CLUSTER_SECRET)"))?;
+        let response = http
+            .post(format!("{base}/internal/cluster/{route}"))
+            .header(vellum_node::cluster::http::SECRET_HEADER, secret)
+            .json(&body)
+            .send()
+            .with_context(|| format!("reaching {base}"))?;
+        let ok = response.status().is_success();
+        let v: Value = response.json()?;
+        if !ok {
+            bail!(
+                "{}: {}",
+                v["error"]["code"].as_str().unwrap_or("error"),
+                v["error"]["message"].as_str().unwrap_or("")
+            );
+        }
+        Ok(v)
+    };
+    let leader = || -> Result<String> {
+        let s = status(&node)?;
+        match s["cluster"]["leader_addr"].as_str() {
+            Some(a) => Ok(a.trim_end_matches('/').to_string()),
+            None if s["cluster"].is_null() => bail!("{node} is not a cluster member"),
+            None => bail!("the cluster has no leader right now; retry shortly"),
+        }
+    };
+    let result = match command {
+        ClusterCommand::Init { members } => {
+            let mut map = serde_json::Map::new();
+            for m in &members {
+                let (id, url) = m
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("member `{m}` is not ID=URL"))?;
+                let id: u64 = id.parse().with_context(|| format!("member id `{id}`"))?;
+                map.insert(id.to_string(), json!(url));
+            }
+            post(&node, "init", json!({"members": map}))?
+        }
+        ClusterCommand::AddLearner { id, addr } => {
+            post(&leader()?, "learner", json!({"id": id, "addr": addr}))?
+        }
+        ClusterCommand::Promote { ids } => post(&leader()?, "promote", json!({"ids": ids}))?,
+        ClusterCommand::Remove { ids } => post(&leader()?, "remove", json!({"ids": ids}))?,
+        ClusterCommand::Show => {
+            let s = status(&node)?;
+            if s["cluster"].is_null() {
+                bail!("{node} is not a cluster member (started without --node-id)");
+            }
+            s["cluster"].clone()
+        }
+    };
+    out.print(&result, || {
+        let list = |v: &Value| {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|m| format!("{}={}", m["id"], m["addr"].as_str().unwrap_or("?")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default()
+        };
+        format!(
+            "node {} is {} (term {}); leader {}\nvoters: {}\nlearners: {}{}",
+            result["node_id"],
+            result["role"].as_str().unwrap_or("?"),
+            result["term"],
+            result["leader"],
+            list(&result["voters"]),
+            list(&result["learners"]),
+            result["halted"]
+                .as_str()
+                .map(|h| format!("\nHALTED: {h}"))
+                .unwrap_or_default()
+        )
+    });
     Ok(())
 }

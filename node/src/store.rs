@@ -138,6 +138,38 @@ pub struct CommitBatch {
     pub writes: std::sync::Arc<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
     /// Event-index entries: key and transaction hash.
     pub events: Vec<(Vec<u8>, Hash)>,
+    /// Facts written into the `meta` table with the block (the replicated node records the
+    /// Raft log position the block was applied from, so both are durable together).
+    pub meta: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// The first bytes of a chain image ([`Store::export`]).
+const IMAGE_MAGIC: &[u8; 16] = b"vellum-image/v1\n";
+/// The tables of a chain image, in order.
+const IMAGE_TABLES: [&str; 9] = [
+    "meta",
+    "headers",
+    "block_hashes",
+    "block_txs",
+    "txs",
+    "receipts",
+    "tx_index",
+    "state",
+    "events",
+];
+
+/// The byte-keyed, byte-valued tables by name.
+fn byte_table(
+    name: &str,
+) -> Result<TableDefinition<'static, &'static [u8], &'static [u8]>, StoreError> {
+    Ok(match name {
+        "txs" => TXS,
+        "receipts" => RECEIPTS,
+        "tx_index" => TX_INDEX,
+        "state" => STATE,
+        "events" => EVENTS,
+        _ => return Err(StoreError::Corrupt(format!("no byte table `{name}`"))),
+    })
 }
 
 /// Space the store takes, from redb's statistics.
@@ -312,6 +344,162 @@ impl Store {
             for (key, tx) in sorted {
                 events.insert(key.as_slice(), tx.as_slice())?;
             }
+            let mut meta = txn.open_table(META)?;
+            for (key, value) in &batch.meta {
+                meta.insert(*key, value.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Writes facts into the `meta` table durably, without a block.
+    pub fn put_meta(&self, entries: &[(&str, &[u8])]) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        {
+            let mut meta = txn.open_table(META)?;
+            for (key, value) in entries {
+                meta.insert(*key, *value)?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The whole store as one byte image (a Raft snapshot: the chain at its tip), read from one
+    /// consistent snapshot, with the `meta` table's entries beside it. Layout: the magic, then
+    /// for each table of [`IMAGE_TABLES`] in order a u64 BE count and that many entries, each
+    /// `u32 BE key length, key, u32 BE value length, value` (u64 keys and values as 8 bytes BE).
+    pub fn export(&self) -> Result<(Vec<u8>, BTreeMap<String, Vec<u8>>), StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut out = IMAGE_MAGIC.to_vec();
+        let mut meta_out = BTreeMap::new();
+        fn put(out: &mut Vec<u8>, k: &[u8], v: &[u8]) {
+            out.extend_from_slice(&(k.len() as u32).to_be_bytes());
+            out.extend_from_slice(k);
+            out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+            out.extend_from_slice(v);
+        }
+        for name in IMAGE_TABLES {
+            let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            match name {
+                "headers" | "block_txs" => {
+                    let def = if name == "headers" {
+                        HEADERS
+                    } else {
+                        BLOCK_TXS
+                    };
+                    for e in txn.open_table(def)?.iter()? {
+                        let (k, v) = e?;
+                        entries.push((k.value().to_be_bytes().to_vec(), v.value().to_vec()));
+                    }
+                }
+                "block_hashes" => {
+                    for e in txn.open_table(BLOCK_HASHES)?.iter()? {
+                        let (k, v) = e?;
+                        entries.push((k.value().to_vec(), v.value().to_be_bytes().to_vec()));
+                    }
+                }
+                "meta" => {
+                    for e in txn.open_table(META)?.iter()? {
+                        let (k, v) = e?;
+                        meta_out.insert(k.value().to_string(), v.value().to_vec());
+                        entries.push((k.value().as_bytes().to_vec(), v.value().to_vec()));
+                    }
+                }
+                other => {
+                    for e in txn.open_table(byte_table(other)?)?.iter()? {
+                        let (k, v) = e?;
+                        entries.push((k.value().to_vec(), v.value().to_vec()));
+                    }
+                }
+            }
+            out.extend_from_slice(&(entries.len() as u64).to_be_bytes());
+            for (k, v) in &entries {
+                put(&mut out, k, v);
+            }
+        }
+        Ok((out, meta_out))
+    }
+
+    /// Replaces the whole content of the store with an image from [`Store::export`], in one
+    /// durable transaction. The image is checked only for its framing: verify what it holds
+    /// (`crate::verify::verify_chain` on a scratch store) before importing it into a live one.
+    pub fn import(&self, image: &[u8]) -> Result<(), StoreError> {
+        let bad = |what: &str| StoreError::Corrupt(format!("chain image: {what}"));
+        let mut rest = image
+            .strip_prefix(IMAGE_MAGIC.as_slice())
+            .ok_or_else(|| bad("wrong magic"))?;
+        fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            if rest.len() < n {
+                return None;
+            }
+            let (head, tail) = rest.split_at(n);
+            *rest = tail;
+            Some(head)
+        }
+        fn int<const N: usize>(rest: &mut &[u8]) -> Option<[u8; N]> {
+            take(rest, N)?.try_into().ok()
+        }
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        txn.set_two_phase_commit(true);
+        for name in IMAGE_TABLES {
+            let count = u64::from_be_bytes(int::<8>(&mut rest).ok_or_else(|| bad("truncated"))?);
+            let mut entries = Vec::new();
+            for _ in 0..count {
+                let kl = u32::from_be_bytes(int::<4>(&mut rest).ok_or_else(|| bad("truncated"))?);
+                let k = take(&mut rest, kl as usize).ok_or_else(|| bad("truncated"))?;
+                let vl = u32::from_be_bytes(int::<4>(&mut rest).ok_or_else(|| bad("truncated"))?);
+                let v = take(&mut rest, vl as usize).ok_or_else(|| bad("truncated"))?;
+                entries.push((k, v));
+            }
+            let u64_of = |b: &[u8]| -> Result<u64, StoreError> {
+                Ok(u64::from_be_bytes(
+                    b.try_into().map_err(|_| bad("integer is not 8 bytes"))?,
+                ))
+            };
+            match name {
+                "headers" | "block_txs" => {
+                    let def = if name == "headers" {
+                        HEADERS
+                    } else {
+                        BLOCK_TXS
+                    };
+                    txn.delete_table(def)?;
+                    let mut t = txn.open_table(def)?;
+                    for (k, v) in entries {
+                        t.insert(u64_of(k)?, v)?;
+                    }
+                }
+                "block_hashes" => {
+                    txn.delete_table(BLOCK_HASHES)?;
+                    let mut t = txn.open_table(BLOCK_HASHES)?;
+                    for (k, v) in entries {
+                        t.insert(k, u64_of(v)?)?;
+                    }
+                }
+                "meta" => {
+                    txn.delete_table(META)?;
+                    let mut t = txn.open_table(META)?;
+                    for (k, v) in entries {
+                        let k = std::str::from_utf8(k).map_err(|_| bad("meta key"))?;
+                        t.insert(k, v)?;
+                    }
+                }
+                other => {
+                    let def = byte_table(other)?;
+                    txn.delete_table(def)?;
+                    let mut t = txn.open_table(def)?;
+                    for (k, v) in entries {
+                        t.insert(k, v)?;
+                    }
+                }
+            }
+        }
+        if !rest.is_empty() {
+            return Err(bad("trailing bytes"));
         }
         txn.commit()?;
         Ok(())
@@ -474,6 +662,11 @@ impl std::fmt::Debug for Snapshot {
 }
 
 impl Snapshot {
+    /// A fact of the `meta` table.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(key)?.map(|v| v.value().to_vec()))
+    }
+
     /// Height of the latest block, if any.
     pub fn tip_height(&self) -> Result<Option<u64>, StoreError> {
         match self.meta.get("tip")? {

@@ -193,6 +193,36 @@ impl Node {
         self.child.id()
     }
 
+    /// Starts cluster member `id` (`--node-id ID --cluster-secret SECRET`) listening on
+    /// `listen` (`127.0.0.1:0` for a free port, or the port of a previous incarnation) and
+    /// snapshotting every `snapshot_logs` Raft entries.
+    pub fn start_member(
+        data_dir: &Path,
+        id: u64,
+        secret: &str,
+        listen: &str,
+        snapshot_logs: u64,
+    ) -> Self {
+        let mut command = Command::new(vellum_bin());
+        command
+            .args(["node", "--listen", listen, "--data-dir"])
+            .arg(data_dir)
+            .args(["--node-id", &id.to_string(), "--cluster-secret", secret])
+            .args(["--snapshot-logs", &snapshot_logs.to_string()]);
+        Self::spawn(command, data_dir)
+    }
+
+    /// The `host:port` the node listens on.
+    pub fn listen_addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+
+    /// Sends SIGKILL and waits for the process to be gone: nothing is flushed or closed.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for the exit; asserts a clean exit (status 0).
     pub fn stop(mut self) -> String {
         let status = Command::new("kill")

@@ -141,6 +141,8 @@ pub struct ApiState {
     pub config: Arc<ApiConfig>,
     /// Counters.
     pub metrics: Arc<ApiMetrics>,
+    /// The cluster this node is a member of, if it is replicated (docs/cluster.md).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     in_flight: Arc<Semaphore>,
     blocking: Arc<Semaphore>,
     streams: Arc<Semaphore>,
@@ -159,7 +161,15 @@ impl ApiState {
             closing: Arc::new(watch::Sender::new(false)),
             config: Arc::new(config),
             metrics: Arc::default(),
+            cluster: None,
         }
+    }
+
+    /// The same state on a cluster member: `/v1/status` shows the cluster, the cluster's
+    /// routes are served and transactions are forwarded to the leader.
+    pub fn with_cluster(mut self, cluster: Arc<crate::cluster::Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 
     /// Ends every `GET /v1/stream` and refuses new ones: the first step of a shutdown, since
@@ -194,7 +204,8 @@ impl ApiState {
 /// The router: every route of SPEC.md sections 2 to 4, plus `/v1/health`, `/metrics`, the
 /// events index and `/v1/openapi.json`, with the protections described in the module docs.
 pub fn app(state: ApiState) -> Router {
-    Router::new()
+    let cluster = state.cluster.clone();
+    let router = Router::new()
         .route("/v1/transactions", post(routes::submit_transaction))
         .route("/v1/transactions/{hash}", get(routes::get_transaction))
         .route("/v1/contracts/{address}", get(routes::get_contract))
@@ -222,7 +233,66 @@ pub fn app(state: ApiState) -> Router {
             BODY_BYTES_MAX,
         ))
         .layer(middleware::map_response(error::ensure_error_body))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state.clone(), min_height))
+        .with_state(state);
+    match cluster {
+        Some(c) => crate::cluster::http::wrap(router, c),
+        None => router,
+    }
+}
+
+/// Header alternative to the `min_height` query parameter.
+pub const MIN_HEIGHT_HEADER: &str = "x-vellum-min-height";
+/// How long a read with a minimum height waits for the node to reach it.
+const MIN_HEIGHT_WAIT: Duration = Duration::from_secs(10);
+
+/// Read-your-writes: a request with `?min_height=N` (or the `x-vellum-min-height` header) is
+/// served only once this node has committed block N, waiting up to 10 s for it (then 503
+/// `behind`). On one node it rarely waits; on a cluster member it lets a client read, at any
+/// node, what it wrote through another.
+async fn min_height(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let from_query = request.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("min_height="))
+            .map(str::to_string)
+    });
+    let from_header = request
+        .headers()
+        .get(MIN_HEIGHT_HEADER)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let Some(raw) = from_query.or(from_header) else {
+        return next.run(request).await;
+    };
+    let Ok(wanted) = raw.parse::<u64>() else {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_min_height",
+            format!("min_height must be a block height (an unsigned integer), not `{raw}`"),
+        )
+        .into_response();
+    };
+    let mut blocks = state.ledger.subscribe();
+    let deadline = tokio::time::Instant::now() + MIN_HEIGHT_WAIT;
+    while state.ledger.tip().0.height < wanted {
+        match tokio::time::timeout_at(deadline, blocks.recv()).await {
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(_)) | Err(_) => {
+                if state.ledger.tip().0.height >= wanted {
+                    break;
+                }
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "behind",
+                    format!(
+                        "this node is at block {} and did not reach block {wanted} in time",
+                        state.ledger.tip().0.height
+                    ),
+                )
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

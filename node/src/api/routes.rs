@@ -155,6 +155,9 @@ pub struct StatusView {
     pub latest_hash: String,
     /// Transactions admitted and not yet committed.
     pub mempool_txs: usize,
+    /// On a cluster member: its role, the leader and the members (docs/cluster.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::ClusterStatus>,
 }
 
 /// `GET /v1/health`.
@@ -716,6 +719,7 @@ pub async fn status(State(state): State<ApiState>) -> Json<StatusView> {
         height: tip.height,
         latest_hash: hex::encode(hash),
         mempool_txs: state.ledger.mempool_len(),
+        cluster: state.cluster.as_ref().map(|c| c.status()),
     })
 }
 

@@ -297,7 +297,29 @@ pub fn verify_envelope(
         TxError::InvalidSignature("expected 128 hex characters (64-byte r || s)".into())
     })?;
     verify_signature(&public_key, envelope.payload.as_bytes(), &signature, keys)?;
+    decode_checked(envelope, chain_id, &public_key)
+}
 
+/// Decodes an envelope that a cluster member already verified, skipping only the signature
+/// check (the expensive part): a follower applying the leader's batch uses it, trusting its
+/// members as the crash-fault model says (docs/cluster.md). Every other check still runs.
+pub fn decode_verified(envelope: Envelope, chain_id: &str) -> Result<VerifiedTx, TxError> {
+    let size = envelope.payload.len() + envelope.public_key.len() + envelope.signature.len();
+    if size > TX_BYTES_MAX {
+        return Err(TxError::TooLarge(size));
+    }
+    let public_key: [u8; 33] = parse_hex(&envelope.public_key).ok_or_else(|| {
+        TxError::InvalidPublicKey("expected 66 hex characters (33-byte compressed SEC1 key)".into())
+    })?;
+    decode_checked(envelope, chain_id, &public_key)
+}
+
+/// Everything [`verify_envelope`] checks after the signature.
+fn decode_checked(
+    envelope: Envelope,
+    chain_id: &str,
+    public_key: &[u8; 33],
+) -> Result<VerifiedTx, TxError> {
     let payload: Payload = serde_json::from_str(&envelope.payload)
         .map_err(|e| TxError::Malformed(format!("payload: {e}")))?;
     if payload.chain_id != chain_id {
@@ -306,7 +328,7 @@ pub fn verify_envelope(
             got: payload.chain_id,
         });
     }
-    let signer = address_of_key(&public_key);
+    let signer = address_of_key(public_key);
     if parse_hex::<20>(&payload.signer) != Some(signer) {
         return Err(TxError::SignerMismatch {
             signer: payload.signer,

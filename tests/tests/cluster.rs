@@ -1,0 +1,275 @@
+//! Three real `vellum node` processes on loopback form a cluster with `vellum cluster init`;
+//! under continuous load the leader is killed with SIGKILL, a new leader takes over, nothing
+//! acknowledged is lost, the killed node restarts and catches up, and every node ends on the
+//! same tip hash and state root. Then a node whose data directory was wiped rejoins through a
+//! snapshot.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k256::ecdsa::SigningKey;
+use serde_json::Value;
+use vellum_e2e::{Node, vellum_bin};
+use vellum_node::chain::tx::{Action, address_of_signing_key, payload_json, sign};
+use vellum_node::client::Client;
+
+const SECRET: &str = "e2e-cluster-secret-0123";
+const CHAIN: &str = "vellum-dev";
+
+fn status(url: &str) -> Option<Value> {
+    let out = std::process::Command::new(vellum_bin())
+        .args(["--json", "--node", url, "cluster", "show"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let cluster: Value = serde_json::from_slice(&out.stdout).ok()?;
+    let s = Client::new(url).ok()?.status().ok()?;
+    Some(serde_json::json!({"cluster": cluster, "height": s.height, "hash": s.latest_hash}))
+}
+
+fn leader_of(urls: &[String], within: Duration) -> u64 {
+    leader_not(urls, None, within)
+}
+
+fn leader_not(urls: &[String], not: Option<u64>, within: Duration) -> u64 {
+    let deadline = Instant::now() + within;
+    loop {
+        let views: Vec<Option<u64>> = urls
+            .iter()
+            .map(|u| Client::new(u).ok().and_then(|_| status(u)))
+            .map(|s| s.and_then(|s| s["cluster"]["leader"].as_u64()))
+            .collect();
+        if let Some(Some(l)) = views.first()
+            && views.iter().all(|v| *v == Some(*l))
+            && Some(*l) != not
+        {
+            return *l;
+        }
+        assert!(Instant::now() < deadline, "no agreed leader: {views:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn height(url: &str) -> u64 {
+    Client::new(url)
+        .ok()
+        .and_then(|c| c.status().ok())
+        .map_or(0, |s| s.height)
+}
+
+fn converge(urls: &[String], min: u64, within: Duration) -> (u64, String, String) {
+    let deadline = Instant::now() + within;
+    loop {
+        let tips: Vec<Option<(u64, String, String)>> = urls
+            .iter()
+            .map(|u| {
+                let b = Client::new(u).ok()?.latest_block().ok()?;
+                Some((b.height, b.hash, b.state_root))
+            })
+            .collect();
+        if let Some(Some(first)) = tips.first()
+            && first.0 >= min
+            && tips.iter().all(|t| t.as_ref() == Some(first))
+        {
+            return first.clone();
+        }
+        assert!(Instant::now() < deadline, "no convergence: {tips:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+type Acked = Arc<Mutex<Vec<(String, u64)>>>;
+
+fn load(
+    targets: Arc<Mutex<Vec<String>>>,
+    workers: u8,
+    stop: Arc<AtomicBool>,
+    acked: Acked,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..workers)
+        .map(|w| {
+            let (targets, stop, acked) = (targets.clone(), stop.clone(), acked.clone());
+            std::thread::spawn(move || {
+                let key = SigningKey::from_slice(&[w + 1; 32]).unwrap();
+                let signer = address_of_signing_key(&key);
+                let action = Action::Execute {
+                    contract: "00".repeat(20),
+                    msg: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+                };
+                let mut nonce = None;
+                let mut turn = w as usize;
+                while !stop.load(Ordering::Relaxed) {
+                    turn += 1;
+                    let list = targets.lock().unwrap().clone();
+                    let client = Client::new(&list[turn % list.len()]).unwrap();
+                    let n = match nonce {
+                        Some(n) => n,
+                        None => match client.next_nonce(&hex::encode(signer)) {
+                            Ok(n) => n,
+                            Err(_) => {
+                                std::thread::sleep(Duration::from_millis(100));
+                                continue;
+                            }
+                        },
+                    };
+                    let envelope = sign(&payload_json(CHAIN, &signer, n, None, &action), &key);
+                    match client.submit_wait(&envelope) {
+                        Ok(r) => {
+                            acked
+                                .lock()
+                                .unwrap()
+                                .push((r.tx_hash.clone(), r.block_height));
+                            nonce = Some(n + 1);
+                        }
+                        Err(_) => {
+                            nonce = None;
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<_> = (1..=3).map(|i| root.path().join(format!("n{i}"))).collect();
+    let mut nodes: Vec<Option<Node>> = (0..3)
+        .map(|i| {
+            Some(Node::start_member(
+                &dirs[i],
+                i as u64 + 1,
+                SECRET,
+                "127.0.0.1:0",
+                30,
+            ))
+        })
+        .collect();
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|n| n.as_ref().unwrap().url.clone())
+        .collect();
+    let listen: Vec<String> = nodes
+        .iter()
+        .map(|n| n.as_ref().unwrap().listen_addr())
+        .collect();
+    let members = (0..3)
+        .map(|i| format!("{}={}", i + 1, urls[i]))
+        .collect::<Vec<_>>()
+        .join(",");
+    let init = std::process::Command::new(vellum_bin())
+        .args([
+            "--json",
+            "--node",
+            &urls[0],
+            "cluster",
+            "init",
+            "--members",
+            &members,
+        ])
+        .env("VELLUM_CLUSTER_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{init:?}");
+    let leader = leader_of(&urls, Duration::from_secs(15));
+
+    let targets = Arc::new(Mutex::new(urls.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Acked = Arc::default();
+    let workers = load(targets.clone(), 4, stop.clone(), acked.clone());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !acked.lock().unwrap().is_empty(),
+        "nothing committed under load"
+    );
+
+    // SIGKILL the leader.
+    let li = (leader - 1) as usize;
+    let other = &urls[(li + 1) % 3];
+    let at_kill = height(other);
+    targets.lock().unwrap().retain(|u| *u != urls[li]);
+    let acked_at_kill = acked.lock().unwrap().len();
+    nodes[li].take().unwrap().kill();
+    let killed_at = Instant::now();
+    let survivors: Vec<String> = urls.iter().filter(|u| **u != urls[li]).cloned().collect();
+    let new_leader = leader_not(&survivors, Some(leader), Duration::from_secs(15));
+    assert_ne!(new_leader, leader);
+    while height(other) <= at_kill {
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(10),
+            "commits did not resume"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let resumed = killed_at.elapsed();
+    eprintln!("commits resumed {resumed:?} after SIGKILL of the leader");
+    assert!(resumed < Duration::from_secs(6));
+    std::thread::sleep(Duration::from_millis(1000));
+
+    // The killed node restarts on its port and catches up.
+    nodes[li] = Some(Node::start_member(
+        &dirs[li],
+        leader,
+        SECRET,
+        &listen[li],
+        30,
+    ));
+    targets.lock().unwrap().push(urls[li].clone());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(acked.lock().unwrap().len() > acked_at_kill);
+
+    // Wipe a follower's data directory: it rejoins through a snapshot (the log is compacted
+    // every 30 entries, so the leader no longer has the entries from the start).
+    let leader_now = leader_of(&urls, Duration::from_secs(15));
+    let wi = (0..3).find(|i| *i as u64 + 1 != leader_now).unwrap();
+    targets.lock().unwrap().retain(|u| *u != urls[wi]);
+    nodes[wi].take().unwrap().kill();
+    std::fs::remove_dir_all(&dirs[wi]).unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    nodes[wi] = Some(Node::start_member(
+        &dirs[wi],
+        wi as u64 + 1,
+        SECRET,
+        &listen[wi],
+        30,
+    ));
+    std::thread::sleep(Duration::from_millis(1000));
+
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let top = acked.iter().map(|a| a.1).max().unwrap();
+    let tip = converge(&urls, top, Duration::from_secs(30));
+    eprintln!("{} acknowledged; every node at {tip:?}", acked.len());
+    for u in &urls {
+        let c = Client::new(u).unwrap();
+        for (hash, h) in &acked {
+            let t = c.transaction(hash).unwrap();
+            assert_eq!(t.status, "committed", "{u}: acknowledged {hash} lost");
+            assert_eq!(t.receipt.as_ref().map(|r| r.block_height), Some(*h));
+        }
+    }
+    let wiped_log = std::fs::read_to_string(dirs[wi].with_extension("log")).unwrap_or_default();
+    assert!(
+        wiped_log.contains("installed a verified snapshot"),
+        "the wiped node did not rejoin through a snapshot:\n{wiped_log}"
+    );
+    let voters: BTreeSet<u64> = status(&urls[0]).unwrap()["cluster"]["voters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(voters, BTreeSet::from([1, 2, 3]));
+    for n in nodes.into_iter().flatten() {
+        n.stop();
+    }
+}
