@@ -543,6 +543,7 @@ impl Shared {
                 .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             exec_tip = (executed.header, executed.header.hash());
             in_flight = Some(executed.batch.writes.clone());
+            crate::failpoint!("ledger.produce.before_send");
             {
                 let _pool = lock(&self.pool);
                 self.blocks_in_writer.fetch_add(1, Ordering::AcqRel);
@@ -582,6 +583,7 @@ impl Shared {
             if let Err(e) = self.store.commit(&executed.batch) {
                 return self.halt(e.to_string());
             }
+            crate::failpoint!("ledger.write.after_commit");
             self.metrics.write_micros_total.fetch_add(
                 write_started.elapsed().as_micros() as u64,
                 Ordering::Relaxed,
@@ -596,6 +598,7 @@ impl Shared {
             // The producer may be holding a small block back until this write ended.
             self.wake.notify_one();
             let receipts: Vec<Arc<Receipt>> = executed.receipts.into_iter().map(Arc::new).collect();
+            crate::failpoint!("ledger.write.before_acks");
             {
                 let mut waiters = lock(&self.waiters);
                 for (tx, receipt) in txs.iter().zip(&receipts) {
@@ -604,6 +607,7 @@ impl Shared {
                     }
                 }
             }
+            crate::failpoint!("ledger.write.after_acks");
             self.metrics
                 .txs_committed
                 .fetch_add(txs.len() as u64, Ordering::Relaxed);

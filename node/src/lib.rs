@@ -5,6 +5,7 @@ pub mod chain;
 pub mod client;
 pub mod config;
 pub mod execute;
+pub mod failpoints;
 pub mod ledger;
 pub mod limits;
 pub mod mempool;
