@@ -13,6 +13,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod soak;
+pub mod checks;
+pub mod load;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -31,10 +33,18 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// Path of the `vellum` binary, built once per process in the profile the tests run in.
+/// Path of the `vellum` binary, built once per process in the profile the tests run in, with
+/// the `failpoints` feature (as `cargo test --workspace` builds it: this crate's
+/// dev-dependency turns the feature on; see `docs/testing-faults.md`).
+///
+/// `VELLUM_E2E_BIN` names another binary instead: long runs point it at a copy, so that
+/// rebuilding the workspace meanwhile does not swap the binary under them.
 pub fn vellum_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("VELLUM_E2E_BIN") {
+            return PathBuf::from(bin);
+        }
         // The test executable lives in `<target>/<profile>/deps/`.
         let exe = std::env::current_exe().unwrap();
         let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
@@ -42,14 +52,22 @@ pub fn vellum_bin() -> PathBuf {
         // `cargo test --workspace` has just built it, with the workspace's feature
         // unification; building `-p vellum-node` alone would unify features differently and
         // recompile TLS and HTTP crates for nothing. Rebuild only when a source is newer.
-        if is_newer_than_sources(&bin) {
+        if is_newer_than_sources(&bin) && has_failpoints(&bin) {
             return bin;
         }
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build
-            .args(["build", "-p", "vellum-node", "--bin", "vellum"])
+            .args([
+                "build",
+                "-p",
+                "vellum-node",
+                "--features",
+                "failpoints",
+                "--bin",
+                "vellum",
+            ])
             .current_dir(workspace());
         if release {
             build.arg("--release");
@@ -57,9 +75,22 @@ pub fn vellum_bin() -> PathBuf {
         let status = build.status().unwrap();
         assert!(status.success(), "building the vellum binary failed");
         assert!(bin.exists(), "{} missing after the build", bin.display());
+        assert!(
+            has_failpoints(&bin),
+            "{} built without failpoints",
+            bin.display()
+        );
         bin
     })
     .clone()
+}
+
+/// Whether `bin --version` says failpoints are compiled in.
+pub fn has_failpoints(bin: &Path) -> bool {
+    Command::new(bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("(failpoints)"))
 }
 
 fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
@@ -110,10 +141,17 @@ impl Node {
     /// Starts `vellum node --data-dir DATA_DIR --listen 127.0.0.1:0` and waits for the line
     /// that names its address.
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with_env(data_dir, &[])
+    }
+
+    /// [`Node::start`] with extra environment variables (e.g. `VELLUM_FAILPOINTS`).
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(vellum_bin());
         command
             .args(["node", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
+            .arg(data_dir)
+            .env_remove("VELLUM_FAILPOINTS")
+            .envs(env.iter().copied());
         Self::spawn(command, data_dir)
     }
 
@@ -191,6 +229,32 @@ impl Node {
     /// The node's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The node's log (stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the node with SIGKILL (no chance to flush or commit anything) and waits for it.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Waits up to `timeout` for the node to exit by itself (e.g. at a failpoint); returns its
+    /// exit status and log, or `None` (the node still runs; dropping it kills it).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<(std::process::ExitStatus, String)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some((s, self.log()));
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Sends SIGTERM and waits for the exit; asserts a clean exit (status 0).
