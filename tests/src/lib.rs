@@ -33,9 +33,7 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// Path of the `vellum` binary, built once per process in the profile the tests run in, with
-/// the `failpoints` feature (as `cargo test --workspace` builds it: this crate's
-/// dev-dependency turns the feature on; see `docs/testing-faults.md`).
+/// Path of the `vellum` binary, built once per process in the profile the tests run in.
 ///
 /// `VELLUM_E2E_BIN` names another binary instead: long runs point it at a copy, so that
 /// rebuilding the workspace meanwhile does not swap the binary under them.
@@ -52,29 +50,30 @@ pub fn vellum_bin() -> PathBuf {
         // `cargo test --workspace` has just built it, with the workspace's feature
         // unification; building `-p vellum-node` alone would unify features differently and
         // recompile TLS and HTTP crates for nothing. Rebuild only when a source is newer.
-        if is_newer_than_sources(&bin) && has_failpoints(&bin) {
+        if !is_newer_than_sources(&bin) {
+            build_vellum(&bin, false);
+        }
+        bin
+    })
+    .clone()
+}
+
+/// [`vellum_bin`], with failpoints compiled in: as `cargo test --workspace` builds it (this
+/// crate's dev-dependency turns the feature on; see `docs/testing-faults.md`), or rebuilt with
+/// `--features failpoints` when the binary found lacks them (e.g. the README test's
+/// `cargo run` replaced it).
+pub fn vellum_bin_with_failpoints() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = vellum_bin();
+        if has_failpoints(&bin) {
             return bin;
         }
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .args([
-                "build",
-                "-p",
-                "vellum-node",
-                "--features",
-                "failpoints",
-                "--bin",
-                "vellum",
-            ])
-            .current_dir(workspace());
-        if release {
-            build.arg("--release");
-        }
-        let status = build.status().unwrap();
-        assert!(status.success(), "building the vellum binary failed");
-        assert!(bin.exists(), "{} missing after the build", bin.display());
+        assert!(
+            std::env::var_os("VELLUM_E2E_BIN").is_none(),
+            "VELLUM_E2E_BIN names a binary without failpoints"
+        );
+        build_vellum(&bin, true);
         assert!(
             has_failpoints(&bin),
             "{} built without failpoints",
@@ -83,6 +82,26 @@ pub fn vellum_bin() -> PathBuf {
         bin
     })
     .clone()
+}
+
+/// Builds `bin` (`<target>/<profile>/vellum`) with cargo.
+fn build_vellum(bin: &Path, failpoints: bool) {
+    let profile_dir = bin.parent().unwrap();
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "-p", "vellum-node", "--bin", "vellum"])
+        .current_dir(workspace());
+    if release {
+        build.arg("--release");
+    }
+    if failpoints {
+        build.args(["--features", "failpoints"]);
+    }
+    let status = build.status().unwrap();
+    assert!(status.success(), "building the vellum binary failed");
+    assert!(bin.exists(), "{} missing after the build", bin.display());
 }
 
 /// Whether `bin --version` says failpoints are compiled in.
@@ -144,9 +163,15 @@ impl Node {
         Self::start_with_env(data_dir, &[])
     }
 
-    /// [`Node::start`] with extra environment variables (e.g. `VELLUM_FAILPOINTS`).
+    /// [`Node::start`] with extra environment variables; with `VELLUM_FAILPOINTS` among them,
+    /// the binary of [`vellum_bin_with_failpoints`].
     pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(vellum_bin());
+        let bin = if env.iter().any(|(k, _)| *k == "VELLUM_FAILPOINTS") {
+            vellum_bin_with_failpoints()
+        } else {
+            vellum_bin()
+        };
+        let mut command = Command::new(bin);
         command
             .args(["node", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
