@@ -365,10 +365,17 @@ impl Ledger {
             }
             Err(e) => return Err(e),
         }
-        lock(&self.shared.waiters)
-            .entry(hash)
-            .or_default()
-            .push(sender);
+        {
+            // `halt` sets `halted`, then clears the waiters: checking `halted` under the
+            // waiters' lock means a waiter is either cleared by `halt` or never registered
+            // (its sender dropped here, so `?wait=true` answers `not_committed` at once).
+            // Registering it after the clear left it waiting for a commit that never comes,
+            // until the wait timed out (504): seen in `tests/tests/faults.rs`.
+            let mut waiters = lock(&self.shared.waiters);
+            if lock(&self.shared.halted).is_none() {
+                waiters.entry(hash).or_default().push(sender);
+            }
+        }
         drop(pool);
         // Waking the producer costs a system call: do it only when this transaction changed
         // what it waits for (the pool became non-empty, or big enough for an early block).
