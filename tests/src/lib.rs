@@ -12,9 +12,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-pub mod soak;
 pub mod checks;
 pub mod load;
+pub mod soak;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
