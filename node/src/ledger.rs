@@ -375,10 +375,17 @@ impl Ledger {
             }
             Err(e) => return Err(e),
         }
-        lock(&self.shared.waiters)
-            .entry(hash)
-            .or_default()
-            .push(sender);
+        {
+            // `halt` sets `halted`, then clears the waiters: checking `halted` under the
+            // waiters' lock means a waiter is either cleared by `halt` or never registered
+            // (its sender dropped here, so `?wait=true` answers `not_committed` at once).
+            // Registering it after the clear left it waiting for a commit that never comes,
+            // until the wait timed out (504): seen in `tests/tests/faults.rs`.
+            let mut waiters = lock(&self.shared.waiters);
+            if lock(&self.shared.halted).is_none() {
+                waiters.entry(hash).or_default().push(sender);
+            }
+        }
         drop(pool);
         // Waking the producer costs a system call: do it only when this transaction changed
         // what it waits for (the pool became non-empty, or big enough for an early block).
@@ -632,6 +639,7 @@ impl Shared {
                 .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             exec_tip = (executed.header, executed.header.hash());
             in_flight = Some(executed.batch.writes.clone());
+            crate::failpoint!("ledger.produce.before_send");
             {
                 let _pool = lock(&self.pool);
                 self.blocks_in_writer.fetch_add(1, Ordering::AcqRel);
@@ -671,7 +679,14 @@ impl Shared {
             if let Err(e) = self.store.commit(&executed.batch) {
                 return self.halt(e.to_string());
             }
+            crate::failpoint!("ledger.write.after_commit");
             self.finish(txs, executed, started, write_started);
+            {
+                let _pool = lock(&self.pool);
+                self.blocks_in_writer.fetch_sub(1, Ordering::AcqRel);
+            }
+            // The producer may be holding a small block back until this write ended.
+            self.wake.notify_one();
         }
     }
 
@@ -691,14 +706,9 @@ impl Shared {
             );
             let hash = executed.header.hash();
             *lock(&self.tip) = (executed.header, hash);
-            {
-                let mut pool = lock(&self.pool);
-                pool.committed(&txs);
-                self.blocks_in_writer.fetch_sub(1, Ordering::AcqRel);
-            }
-            // The producer may be holding a small block back until this write ended.
-            self.wake.notify_one();
+            lock(&self.pool).committed(&txs);
             let receipts: Vec<Arc<Receipt>> = executed.receipts.into_iter().map(Arc::new).collect();
+            crate::failpoint!("ledger.write.before_acks");
             {
                 let mut waiters = lock(&self.waiters);
                 for (tx, receipt) in txs.iter().zip(&receipts) {
@@ -707,6 +717,7 @@ impl Shared {
                     }
                 }
             }
+            crate::failpoint!("ledger.write.after_acks");
             self.metrics
                 .txs_committed
                 .fetch_add(txs.len() as u64, Ordering::Relaxed);

@@ -6,6 +6,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod execute;
+pub mod failpoints;
 pub mod ledger;
 pub mod limits;
 pub mod mempool;

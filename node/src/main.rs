@@ -21,10 +21,17 @@ use vellum_node::chain::block::Receipt;
 use vellum_node::client::{Client, ClientError, address_hex, generate_key, output};
 use vellum_node::config::{ConfigFile, NodeConfig, Overrides};
 
+/// `vellum --version`; a build with failpoints compiled in says so (tests check it).
+const VERSION: &str = if vellum_node::failpoints::COMPILED {
+    concat!(env!("CARGO_PKG_VERSION"), " (failpoints)")
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "vellum",
-    version,
+    version = VERSION,
     about = "Vellum: a WebAssembly contract platform for document custody"
 )]
 struct Cli {
@@ -634,6 +641,11 @@ fn run_node(args: NodeArgs) -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // Fault injection (tests only): refused unless built with the `failpoints` feature.
+    let armed = vellum_node::failpoints::setup_from_env().map_err(|e| anyhow!(e))?;
+    if !armed.is_empty() {
+        tracing::warn!(?armed, "failpoints armed: this node will fail on purpose");
+    }
     let file = match &args.config {
         Some(p) => ConfigFile::load(p)?,
         None => ConfigFile::default(),

@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
 
 use crate::chain::block::{Header, HeaderDecodeError};
 use crate::chain::{Address, Hash};
@@ -293,6 +296,8 @@ impl Store {
 
     /// Commits one block: everything or nothing, durable when this returns.
     pub fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        // Failpoints (`crate::failpoints`, the `failpoints` feature): nothing without it.
+        crate::failpoint!("store.commit.before_begin", error);
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         txn.set_two_phase_commit(true);
@@ -327,6 +332,7 @@ impl Store {
             for (i, (_, bytes)) in batch.receipts.iter().enumerate() {
                 receipts.insert(position(height, i as u32).as_slice(), bytes.as_slice())?;
             }
+            crate::failpoint!("store.commit.after_block_rows", error);
             let mut state = txn.open_table(STATE)?;
             for (key, value) in batch.writes.iter() {
                 match value {
@@ -338,6 +344,7 @@ impl Store {
                     }
                 }
             }
+            crate::failpoint!("store.commit.after_state", error);
             let mut events = txn.open_table(EVENTS)?;
             let mut sorted: Vec<&(Vec<u8>, Hash)> = batch.events.iter().collect();
             sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -501,7 +508,9 @@ impl Store {
         if !rest.is_empty() {
             return Err(bad("trailing bytes"));
         }
+        crate::failpoint!("store.commit.before_commit", error);
         txn.commit()?;
+        crate::failpoint!("store.commit.after_commit", error);
         Ok(())
     }
 
@@ -640,6 +649,28 @@ impl Store {
         txn.commit()?;
         Ok(())
     }
+}
+
+/// How many entries each table holds (verification checks that no table has rows of a block
+/// beyond the tip, or rows the blocks do not account for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableLens {
+    /// Headers (blocks, genesis included).
+    pub headers: u64,
+    /// Block-hash index entries.
+    pub block_hashes: u64,
+    /// Transaction lists (one per block, genesis included).
+    pub block_txs: u64,
+    /// Transaction records.
+    pub txs: u64,
+    /// Receipts.
+    pub receipts: u64,
+    /// Transaction-index entries.
+    pub tx_index: u64,
+    /// Event-index entries.
+    pub events: u64,
+    /// State entries.
+    pub state: u64,
 }
 
 /// A read-only view of one committed state of the store.
@@ -836,6 +867,32 @@ impl Snapshot {
             out.push((k.value().to_vec(), hash));
         }
         Ok(out)
+    }
+
+    /// The transaction hash stored under one full event-index key.
+    pub fn event(&self, key: &[u8]) -> Result<Option<Hash>, StoreError> {
+        match self.events.get(key)? {
+            Some(v) => {
+                Ok(Some(v.value().try_into().map_err(|_| {
+                    StoreError::Corrupt("event index value".into())
+                })?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The number of entries in every table.
+    pub fn table_lens(&self) -> Result<TableLens, StoreError> {
+        Ok(TableLens {
+            headers: self.headers.len()?,
+            block_hashes: self.block_hashes.len()?,
+            block_txs: self.block_txs.len()?,
+            txs: self.txs.len()?,
+            receipts: self.receipts.len()?,
+            tx_index: self.tx_index.len()?,
+            events: self.events.len()?,
+            state: self.state.len()?,
+        })
     }
 
     /// Every state entry in key order, in batches (for verification).

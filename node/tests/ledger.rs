@@ -288,7 +288,7 @@ fn a_reopened_ledger_resumes_at_its_last_block() {
 }
 
 #[test]
-fn tampering_with_a_block_a_receipt_or_a_state_entry_is_named_by_verification() {
+fn tampering_with_a_block_a_receipt_a_state_entry_or_an_index_is_named_by_verification() {
     let dir = tempfile::tempdir().unwrap();
     let alice = key("alice");
     {
@@ -323,6 +323,8 @@ fn tampering_with_a_block_a_receipt_or_a_state_entry_is_named_by_verification() 
     let tx3 = snap.block_tx_hashes(3).unwrap()[0];
     let receipt = snap.receipt(&tx3).unwrap().unwrap();
     let (state_key, state_value) = snap.scan(&[0x04], None, 1).unwrap().remove(0);
+    let (event_key, _) = snap.events(&[], None, 1).unwrap().remove(0);
+    let tip = snap.tip_height().unwrap().unwrap();
     drop(snap);
     drop(pristine);
 
@@ -360,4 +362,24 @@ fn tampering_with_a_block_a_receipt_or_a_state_entry_is_named_by_verification() 
         e.contains("state") && e.contains(&hex::encode(&state_key)),
         "{e}"
     );
+
+    // An event-index entry pointing at another transaction.
+    let store = copy("event.redb");
+    store.tamper("events", &event_key, &[7u8; 32]).unwrap();
+    let e = verify(&store).unwrap_err().to_string();
+    assert!(e.contains("events"), "{e}");
+
+    // Rows no block accounts for, as a half-written block above the tip would leave: a receipt
+    // at the next height, then an event-index entry of no transaction.
+    let store = copy("orphan-receipt.redb");
+    let at = vellum_node::store::position(tip + 1, 0);
+    store.tamper("receipts", &at, b"{}").unwrap();
+    let e = verify(&store).unwrap_err().to_string();
+    assert!(e.contains("rows") && e.contains("table receipts"), "{e}");
+    let store = copy("orphan-event.redb");
+    let mut extra = event_key.clone();
+    extra.push(0);
+    store.tamper("events", &extra, &[7u8; 32]).unwrap();
+    let e = verify(&store).unwrap_err().to_string();
+    assert!(e.contains("rows") && e.contains("table events"), "{e}");
 }

@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod checks;
+pub mod load;
 pub mod soak;
 
 use std::io::{BufRead as _, BufReader};
@@ -32,9 +34,15 @@ pub fn workspace() -> PathBuf {
 }
 
 /// Path of the `vellum` binary, built once per process in the profile the tests run in.
+///
+/// `VELLUM_E2E_BIN` names another binary instead: long runs point it at a copy, so that
+/// rebuilding the workspace meanwhile does not swap the binary under them.
 pub fn vellum_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("VELLUM_E2E_BIN") {
+            return PathBuf::from(bin);
+        }
         // The test executable lives in `<target>/<profile>/deps/`.
         let exe = std::env::current_exe().unwrap();
         let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
@@ -42,24 +50,66 @@ pub fn vellum_bin() -> PathBuf {
         // `cargo test --workspace` has just built it, with the workspace's feature
         // unification; building `-p vellum-node` alone would unify features differently and
         // recompile TLS and HTTP crates for nothing. Rebuild only when a source is newer.
-        if is_newer_than_sources(&bin) {
-            return bin;
+        if !is_newer_than_sources(&bin) {
+            build_vellum(&bin, false);
         }
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .args(["build", "-p", "vellum-node", "--bin", "vellum"])
-            .current_dir(workspace());
-        if release {
-            build.arg("--release");
-        }
-        let status = build.status().unwrap();
-        assert!(status.success(), "building the vellum binary failed");
-        assert!(bin.exists(), "{} missing after the build", bin.display());
         bin
     })
     .clone()
+}
+
+/// [`vellum_bin`], with failpoints compiled in: as `cargo test --workspace` builds it (this
+/// crate's dev-dependency turns the feature on; see `docs/testing-faults.md`), or rebuilt with
+/// `--features failpoints` when the binary found lacks them (e.g. the README test's
+/// `cargo run` replaced it).
+pub fn vellum_bin_with_failpoints() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = vellum_bin();
+        if has_failpoints(&bin) {
+            return bin;
+        }
+        assert!(
+            std::env::var_os("VELLUM_E2E_BIN").is_none(),
+            "VELLUM_E2E_BIN names a binary without failpoints"
+        );
+        build_vellum(&bin, true);
+        assert!(
+            has_failpoints(&bin),
+            "{} built without failpoints",
+            bin.display()
+        );
+        bin
+    })
+    .clone()
+}
+
+/// Builds `bin` (`<target>/<profile>/vellum`) with cargo.
+fn build_vellum(bin: &Path, failpoints: bool) {
+    let profile_dir = bin.parent().unwrap();
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "-p", "vellum-node", "--bin", "vellum"])
+        .current_dir(workspace());
+    if release {
+        build.arg("--release");
+    }
+    if failpoints {
+        build.args(["--features", "failpoints"]);
+    }
+    let status = build.status().unwrap();
+    assert!(status.success(), "building the vellum binary failed");
+    assert!(bin.exists(), "{} missing after the build", bin.display());
+}
+
+/// Whether `bin --version` says failpoints are compiled in.
+pub fn has_failpoints(bin: &Path) -> bool {
+    Command::new(bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("(failpoints)"))
 }
 
 fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
@@ -110,10 +160,23 @@ impl Node {
     /// Starts `vellum node --data-dir DATA_DIR --listen 127.0.0.1:0` and waits for the line
     /// that names its address.
     pub fn start(data_dir: &Path) -> Self {
-        let mut command = Command::new(vellum_bin());
+        Self::start_with_env(data_dir, &[])
+    }
+
+    /// [`Node::start`] with extra environment variables; with `VELLUM_FAILPOINTS` among them,
+    /// the binary of [`vellum_bin_with_failpoints`].
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let bin = if env.iter().any(|(k, _)| *k == "VELLUM_FAILPOINTS") {
+            vellum_bin_with_failpoints()
+        } else {
+            vellum_bin()
+        };
+        let mut command = Command::new(bin);
         command
             .args(["node", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
+            .arg(data_dir)
+            .env_remove("VELLUM_FAILPOINTS")
+            .envs(env.iter().copied());
         Self::spawn(command, data_dir)
     }
 
@@ -217,10 +280,31 @@ impl Node {
         self.url.trim_start_matches("http://").to_string()
     }
 
-    /// Sends SIGKILL and waits for the process to be gone: nothing is flushed or closed.
+    /// The node's log (stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the node with SIGKILL (no chance to flush or commit anything) and waits for it
+    /// to be gone.
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Waits up to `timeout` for the node to exit by itself (e.g. at a failpoint); returns its
+    /// exit status and log, or `None` (the node still runs; dropping it kills it).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<(std::process::ExitStatus, String)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some((s, self.log()));
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Sends SIGTERM and waits for the exit; asserts a clean exit (status 0).

@@ -377,7 +377,9 @@ pub async fn submit_transaction(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_committed",
             format!(
-                "transaction {tx_hash} was admitted but the block pipeline stopped before committing it"
+                "transaction {tx_hash} was admitted but the block pipeline stopped before acknowledging it; \
+                 it may or may not be committed (a commit that failed may still have reached the disk): \
+                 GET /v1/transactions/{tx_hash} says which"
             ),
         )),
         Err(_) => Err(ApiError::new(

@@ -337,6 +337,11 @@ fn soak(args: &[String]) {
 }
 
 fn main() {
+    // Fault injection (`docs/testing-faults.md`), as in `vellum node`.
+    if let Err(e) = vellum_node::failpoints::setup_from_env() {
+        eprintln!("ledger-bench: {e}");
+        std::process::exit(2);
+    }
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("bench") => bench(&args),
