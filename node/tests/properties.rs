@@ -1,19 +1,27 @@
-//! Property tests for the chain's encodings and commitments: the header codec, receipt
-//! attributes, Merkle roots, the state-root chain, transaction signing, and the ABI codecs the
-//! runtime and SDK share.
+//! Property tests for the chain's encodings and commitments: the header codec (round trip,
+//! injectivity, canonicality), receipts' canonical bytes, Merkle roots, the state-root chain,
+//! the storage key space (positions, event-index keys, state tags), payload and envelope JSON,
+//! transaction signing (sign -> verify; any tampering, the high-S twin, another key, another
+//! chain -> refused), and the ABI codecs the runtime and SDK share (round trip, canonicality,
+//! truncation). The SDK's key and address encodings are in sdk/tests/properties.rs; the
+//! fuzz targets' short forms in fuzz-cases/tests/targets.rs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
-use k256::ecdsa::SigningKey;
+use k256::ecdsa::{Signature, SigningKey};
 use proptest::prelude::*;
-use vellum_node::chain::block::{Attributes, Header};
+use vellum_node::chain::block::{
+    Attributes, HEADER_BYTES, HEADER_MAGIC, Header, Receipt, ReceiptEvent,
+};
 use vellum_node::chain::tx::{
     Action, KeyCache, address_of_signing_key, payload_json, sign, verify_envelope,
 };
+use vellum_node::chain::tx::{Envelope, Payload, TxError};
 use vellum_node::chain::{Hash, merkle};
 use vellum_node::execute::next_state_root;
+use vellum_node::store::{keys, position};
 
 fn hash() -> impl Strategy<Value = Hash> {
     any::<[u8; 32]>()
@@ -134,5 +142,202 @@ proptest! {
         prop_assert_eq!(decode_scan(&scan).unwrap(), entries.clone());
         let _ = decode_event(&garbage, 64);
         let _ = decode_scan(&garbage);
+    }
+}
+
+// ---- Canonicality, tampering and the storage key space (issue 6) ----
+
+fn signing_key() -> impl Strategy<Value = SigningKey> {
+    any::<[u8; 32]>().prop_filter_map("valid scalar", |s| SigningKey::from_slice(&s).ok())
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        "[A-Za-z0-9+/]{0,12}".prop_map(|code| Action::Deploy { code }),
+        (hash(), "[ -~]{0,20}", "[a-z]{0,8}").prop_map(|(h, note, label)| Action::Instantiate {
+            code_hash: hex::encode(h),
+            msg: serde_json::value::to_raw_value(&serde_json::json!({ "note": note })).unwrap(),
+            label,
+        }),
+        (any::<[u8; 20]>(), any::<u32>()).prop_map(|(c, n)| Action::Execute {
+            contract: hex::encode(c),
+            msg: serde_json::value::to_raw_value(&serde_json::json!({ "n": n })).unwrap(),
+        }),
+    ]
+}
+
+prop_compose! {
+    fn receipt()(tx in hash(), block_height in any::<u64>(), index in any::<u32>(), signer in any::<[u8; 20]>(),
+                 nonce in any::<u64>(), success in any::<bool>(), error in proptest::option::of("[ -~]{0,20}"),
+                 fuel_used in any::<u64>(), events in proptest::collection::vec(("[a-z]{1,8}", proptest::collection::vec(("[a-z]{1,4}", ".{0,8}"), 0..3)), 0..3),
+                 output in prop_oneof![Just("null".to_string()), "[a-z]{0,8}".prop_map(|s| format!("{{\"k\":\"{s}\"}}"))]) -> Receipt {
+        Receipt {
+            tx_hash: hex::encode(tx), block_height, index, signer: hex::encode(signer), nonce, success, error, fuel_used,
+            events: events.into_iter().map(|(ty, attrs)| {
+                let mut seen = std::collections::HashSet::new();
+                ReceiptEvent { contract: hex::encode(signer), ty, attributes: Attributes(attrs.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect()) }
+            }).collect(),
+            output: serde_json::value::RawValue::from_string(output).unwrap(),
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn header_bytes_that_decode_are_canonical(body in proptest::collection::vec(any::<u8>(), HEADER_BYTES - 8)) {
+        // Every 156-byte string with the magic decodes, and re-encodes to exactly itself: one
+        // encoding per header, so the header hash is a function of the header.
+        let bytes = [&HEADER_MAGIC[..], &body].concat();
+        let h = Header::decode(&bytes).unwrap();
+        prop_assert_eq!(h.encode().to_vec(), bytes.clone());
+        let mut other_magic = bytes.clone();
+        other_magic[7] ^= 1;
+        prop_assert!(Header::decode(&other_magic).is_err());
+    }
+
+    #[test]
+    fn receipt_bytes_are_canonical_and_commit_to_every_field(r in receipt(), field in 0usize..9) {
+        let bytes = r.encode();
+        let back: Receipt = serde_json::from_slice(&bytes).unwrap();
+        prop_assert_eq!(back.encode(), bytes.clone());
+        let mut changed = r.clone();
+        match field {
+            0 => changed.tx_hash.push('0'),
+            1 => changed.block_height ^= 1,
+            2 => changed.index ^= 1,
+            3 => changed.nonce ^= 1,
+            4 => changed.success = !changed.success,
+            5 => changed.error = if r.error.is_some() { None } else { Some(String::new()) },
+            6 => changed.fuel_used ^= 1,
+            7 => changed.events.push(ReceiptEvent { contract: String::new(), ty: "x".into(), attributes: Attributes::default() }),
+            _ => changed.signer.push('0'),
+        }
+        prop_assert_ne!(changed.encode(), bytes);
+    }
+
+    #[test]
+    fn position_keys_sort_in_chain_order(a in any::<(u64, u32)>(), b in any::<(u64, u32)>()) {
+        prop_assert_eq!(position(a.0, a.1).cmp(&position(b.0, b.1)), a.cmp(&b));
+    }
+
+    #[test]
+    fn event_index_keys_sort_in_chain_order_within_a_prefix_and_prefixes_never_mix(
+        c1 in any::<[u8; 20]>(), k1 in "[a-z_]{0,6}", v1 in ".{0,6}",
+        c2 in any::<[u8; 20]>(), k2 in "[a-z_]{0,6}", v2 in ".{0,6}",
+        p1 in any::<(u64, u32, u16)>(), p2 in any::<(u64, u32, u16)>(),
+    ) {
+        let a = keys::event_prefix(&c1, &k1, &v1);
+        let ka = keys::event(&a, p1.0, p1.1, p1.2);
+        prop_assert_eq!(ka.cmp(&keys::event(&a, p2.0, p2.1, p2.2)), p1.cmp(&p2));
+        let b = keys::event_prefix(&c2, &k2, &v2);
+        let kb = keys::event(&b, p2.0, p2.1, p2.2);
+        // A page of one (contract, key, value) never returns another's entries.
+        prop_assert_eq!(kb.starts_with(&a), (c1, &k1, &v1) == (c2, &k2, &v2));
+        prop_assert_eq!(ka.starts_with(&b), (c1, &k1, &v1) == (c2, &k2, &v2));
+    }
+
+    #[test]
+    fn the_state_key_space_is_partitioned_by_tag(a in any::<[u8; 20]>(), h in hash(), k in proptest::collection::vec(any::<u8>(), 0..8)) {
+        let all = [keys::code(&h), keys::contract(&a), keys::nonce(&a), [keys::storage_prefix(&a), k].concat()];
+        let tags: Vec<u8> = all.iter().map(|k| k[0]).collect();
+        prop_assert_eq!(tags, vec![keys::CODE, keys::CONTRACT, keys::NONCE, keys::STORAGE]);
+        prop_assert_eq!(all[0].len(), 33);
+        prop_assert_eq!(all[1].len(), 21);
+        prop_assert_eq!(all[2].len(), 21);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn payload_and_envelope_json_round_trip(key in signing_key(), nonce in any::<u64>(), fuel in proptest::option::of(any::<u64>()), action in action()) {
+        let payload = payload_json("prop", &address_of_signing_key(&key), nonce, fuel, &action);
+        // The exact text a client signs is what serde_json writes for the parsed payload.
+        let parsed: Payload = serde_json::from_str(&payload).unwrap();
+        prop_assert_eq!(payload_json(&parsed.chain_id, &address_of_signing_key(&key), parsed.nonce, parsed.fuel_limit, &parsed.action), payload.clone());
+        let envelope = sign(&payload, &key);
+        let json = serde_json::to_string(&envelope).unwrap();
+        prop_assert_eq!(serde_json::from_str::<Envelope>(&json).unwrap(), envelope.clone());
+        // Unknown fields are refused (one meaning per envelope).
+        let extra = json.replacen('{', "{\"extra\":1,", 1);
+        prop_assert!(serde_json::from_str::<Envelope>(&extra).is_err());
+    }
+
+    #[test]
+    fn tampered_signatures_keys_chains_and_signers_are_refused(
+        key in signing_key(), other in signing_key(), nonce in any::<u64>(), at in 0usize..64, bit in 0u8..8,
+    ) {
+        prop_assume!(key.to_bytes() != other.to_bytes());
+        let keys = KeyCache::default();
+        let msg = serde_json::value::to_raw_value(&serde_json::json!({ "n": 1 })).unwrap();
+        let action = Action::Execute { contract: "22".repeat(20), msg };
+        let payload = payload_json("prop", &address_of_signing_key(&key), nonce, None, &action);
+        let envelope = sign(&payload, &key);
+        prop_assert!(verify_envelope(envelope.clone(), "prop", &keys).is_ok());
+
+        // One bit of the signature.
+        let mut sig = hex::decode(&envelope.signature).unwrap();
+        sig[at] ^= 1 << bit;
+        let tampered = Envelope { signature: hex::encode(&sig), ..envelope.clone() };
+        prop_assert!(verify_envelope(tampered, "prop", &keys).is_err());
+
+        // The high-S twin: the same signature mathematically, refused as malleable.
+        let s = Signature::from_slice(&hex::decode(&envelope.signature).unwrap()).unwrap();
+        let high = Signature::from_scalars(s.r(), -*s.s()).unwrap();
+        let twin = Envelope { signature: hex::encode(high.to_bytes()), ..envelope.clone() };
+        prop_assert_eq!(verify_envelope(twin, "prop", &keys).err(), Some(TxError::HighS));
+
+        // Another key over the same payload: the signature no longer matches the key.
+        let wrong_key = Envelope { public_key: sign(&payload, &other).public_key, ..envelope.clone() };
+        prop_assert!(matches!(verify_envelope(wrong_key, "prop", &keys), Err(TxError::InvalidSignature(_))));
+
+        // Another key signing a payload that names this signer: signer mismatch.
+        let impostor = sign(&payload, &other);
+        prop_assert!(matches!(verify_envelope(impostor, "prop", &keys), Err(TxError::SignerMismatch { .. })), "impostor accepted");
+
+        // Another chain: refused however valid the signature.
+        prop_assert!(matches!(verify_envelope(envelope, "other-chain", &keys), Err(TxError::WrongChain { .. })), "other chain accepted");
+    }
+}
+
+proptest! {
+    #[test]
+    fn abi_encodings_are_canonical_and_truncations_are_refused(
+        ty in "[a-z]{1,8}",
+        attrs in proptest::collection::vec(("[a-z]{1,4}", ".{0,6}"), 0..4),
+        entries in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 0..6), proptest::collection::vec(any::<u8>(), 0..6)), 1..5),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        use vellum_abi::codec::*;
+        let refs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let event = encode_event(&ty, &refs);
+        for cut in 0..event.len() {
+            prop_assert!(decode_event(&event[..cut], 64).is_err(), "prefix {} decoded", cut);
+        }
+        // Any one-byte change either fails to decode or decodes to a value whose encoding is
+        // exactly the changed bytes: no two encodings of one event.
+        let mut changed = event.clone();
+        let i = at.index(changed.len());
+        changed[i] = byte;
+        if let Ok((t, a)) = decode_event(&changed, 64) {
+            let r: Vec<(&str, &str)> = a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            prop_assert_eq!(encode_event(&t, &r), changed);
+        }
+        let scan = encode_scan(entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
+        for cut in 0..scan.len() {
+            // A cut inside an entry fails; a cut between entries is a shorter, valid list.
+            if let Ok(got) = decode_scan(&scan[..cut]) {
+                prop_assert!(got.len() < entries.len());
+                prop_assert_eq!(&got[..], &entries[..got.len()]);
+            }
+        }
+        let mut changed = scan.clone();
+        let i = at.index(changed.len());
+        changed[i] = byte;
+        if let Ok(e) = decode_scan(&changed) {
+            prop_assert_eq!(encode_scan(e.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))), changed);
+        }
     }
 }
