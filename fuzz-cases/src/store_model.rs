@@ -409,6 +409,7 @@ fn batch(u: &mut Unstructured<'_>) -> Result<CommitBatch> {
         receipts,
         writes: Arc::new(writes),
         events,
+        meta: Vec::new(),
     })
 }
 
