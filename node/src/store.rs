@@ -90,6 +90,9 @@ pub mod keys {
     }
 }
 
+/// The `meta` table's entries, by key.
+pub type MetaEntries = BTreeMap<String, Vec<u8>>;
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -378,7 +381,7 @@ impl Store {
     /// consistent snapshot, with the `meta` table's entries beside it. Layout: the magic, then
     /// for each table of [`IMAGE_TABLES`] in order a u64 BE count and that many entries, each
     /// `u32 BE key length, key, u32 BE value length, value` (u64 keys and values as 8 bytes BE).
-    pub fn export(&self) -> Result<(Vec<u8>, BTreeMap<String, Vec<u8>>), StoreError> {
+    pub fn export(&self) -> Result<(Vec<u8>, MetaEntries), StoreError> {
         let txn = self.db.begin_read()?;
         let mut out = IMAGE_MAGIC.to_vec();
         let mut meta_out = BTreeMap::new();

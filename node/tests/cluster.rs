@@ -4,6 +4,8 @@
 //! membership changes under load. The multi-process form with SIGKILL is in
 //! tests/tests/cluster.rs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};

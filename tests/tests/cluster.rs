@@ -4,6 +4,8 @@
 //! same tip hash and state root. Then a node whose data directory was wiped rejoins through a
 //! snapshot.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
