@@ -402,8 +402,10 @@ fn literal(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
 }
 
 /// A digest, a low-S signature over it and the signer's compressed and uncompressed keys.
-fn signature_fixture() -> &'static ([u8; 32], [u8; 64], Vec<u8>, Vec<u8>) {
-    static F: OnceLock<([u8; 32], [u8; 64], Vec<u8>, Vec<u8>)> = OnceLock::new();
+type SignatureFixture = ([u8; 32], [u8; 64], Vec<u8>, Vec<u8>);
+
+fn signature_fixture() -> &'static SignatureFixture {
+    static F: OnceLock<SignatureFixture> = OnceLock::new();
     F.get_or_init(|| {
         use k256::ecdsa::signature::hazmat::PrehashSigner;
         let key = k256::ecdsa::SigningKey::from_slice(&[7u8; 32]).expect("a valid scalar");

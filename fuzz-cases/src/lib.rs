@@ -20,8 +20,11 @@ pub mod wasm_module;
 
 use std::path::{Path, PathBuf};
 
+/// A fuzz target's name and its entry point.
+pub type Target = (&'static str, fn(&[u8]));
+
 /// Every target by name, as `cargo fuzz` knows it.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [Target; 5] = [
     ("tx_envelope", tx_envelope::run),
     ("abi_codecs", abi_codecs::run),
     ("wasm_module", wasm_module::run),

@@ -120,10 +120,10 @@ fn wasm_module_short_form() {
     // Real contracts and the host-call guest, each run whole and then mutated: most mutations
     // fail validation, the rest compile and run.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut bases = vec![vellum_fuzz_cases::host_calls::guest_wasm().to_vec()];
-    for c in ["contracts/counter"] {
-        bases.push(vellum_testing::build_contract(root.join(c)).unwrap());
-    }
+    let bases = [
+        vellum_fuzz_cases::host_calls::guest_wasm().to_vec(),
+        vellum_testing::build_contract(root.join("contracts/counter")).unwrap(),
+    ];
     let mut rng = Rng::new(3);
     let mut valid = 0;
     for base in &bases {
