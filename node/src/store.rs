@@ -359,7 +359,9 @@ impl Store {
                 meta.insert(*key, value.as_slice())?;
             }
         }
+        crate::failpoint!("store.commit.before_commit", error);
         txn.commit()?;
+        crate::failpoint!("store.commit.after_commit", error);
         Ok(())
     }
 
@@ -511,9 +513,7 @@ impl Store {
         if !rest.is_empty() {
             return Err(bad("trailing bytes"));
         }
-        crate::failpoint!("store.commit.before_commit", error);
         txn.commit()?;
-        crate::failpoint!("store.commit.after_commit", error);
         Ok(())
     }
 

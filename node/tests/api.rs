@@ -815,7 +815,7 @@ async fn saturation_and_slow_requests_get_a_clear_503() {
             break;
         }
         assert_eq!(status, StatusCode::OK);
-        assert!(started.elapsed().as_secs() < 5, "never saturated");
+        assert!(started.elapsed().as_secs() < 20, "never saturated");
         tokio::task::yield_now().await;
     }
     let response = stalled.await.unwrap();
