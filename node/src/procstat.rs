@@ -78,6 +78,24 @@ pub fn this_thread_cpu() -> Option<Duration> {
     }
 }
 
+/// Appends `key value` to the file named by `VELLUM_PERF_FIGURES`, where the benchmark suite
+/// (bench/run.sh) collects figures for its summary; nothing when it is not set. Used by the
+/// node's benchmark binaries (loadgen, scale-bench).
+pub fn record_figure(key: &str, value: f64) {
+    let Some(path) = std::env::var_os("VELLUM_PERF_FIGURES") else {
+        return;
+    };
+    use std::io::Write as _;
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "{key} {value}"));
+    if let Err(e) = written {
+        eprintln!("recording {key} in {}: {e}", path.to_string_lossy());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -679,26 +679,6 @@ fn report(r: &PhaseResult, k: usize, rate: Option<f64>, mode: Mode, quiet: bool)
     }
 }
 
-/// Appends `key value` to the file named by `VELLUM_PERF_FIGURES`, where the benchmark suite
-/// collects figures for its summary (bench/run.sh); nothing when it is not set.
-fn record(key: &str, value: f64) {
-    let Some(path) = std::env::var_os("VELLUM_PERF_FIGURES") else {
-        return;
-    };
-    use std::io::Write as _;
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| writeln!(f, "{key} {value}"));
-    if let Err(e) = written {
-        eprintln!(
-            "loadgen: recording {key} in {}: {e}",
-            path.to_string_lossy()
-        );
-    }
-}
-
 fn run(args: Args) -> Result<()> {
     let k = args.connections.max(1);
     let fixed = args.fixed_rate.iter().map(|&r| ("--fixed-rate", Some(r)));
@@ -781,12 +761,12 @@ fn run(args: Args) -> Result<()> {
         Mode::Wait => "wait",
         Mode::Stream => "stream",
     };
-    record(&format!("e2e.{mode}.max_tx_per_s"), top);
+    procstat::record_figure(&format!("e2e.{mode}.max_tx_per_s"), top);
     for (_, rate, r) in &rows {
         if let Some(rate) = rate
             && args.fixed_rate.contains(rate)
         {
-            record(
+            procstat::record_figure(
                 &format!("e2e.{mode}.p99_at_{rate:.0}_ns"),
                 percentile(&r.latencies, 0.99).as_nanos() as f64,
             );

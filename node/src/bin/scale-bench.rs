@@ -1253,9 +1253,9 @@ fn main() -> Result<()> {
         .iter()
         .flat_map(|r| [r.pages.history.p99_ms, r.pages.events.p99_ms])
         .fold(0.0, f64::max);
-    record_figure("scale.history_p99_ns", history_p99_ms * 1e6);
-    record_figure("scale.restart_ns", restart_max * 1e6);
-    record_figure("scale.bytes_per_tx", per_tx(redb_bytes));
+    vellum_node::procstat::record_figure("scale.history_p99_ns", history_p99_ms * 1e6);
+    vellum_node::procstat::record_figure("scale.restart_ns", restart_max * 1e6);
+    vellum_node::procstat::record_figure("scale.bytes_per_tx", per_tx(redb_bytes));
 
     if let Some(path) = &args.json {
         let lat_json = |l: &Latency| {
@@ -1305,20 +1305,4 @@ fn main() -> Result<()> {
         std::fs::write(path, serde_json::to_vec_pretty(&summary)?)?;
     }
     Ok(())
-}
-
-/// Appends `key value` to the file named by `VELLUM_PERF_FIGURES` (the benchmark suite's
-/// figures, bench/run.sh); nothing when it is not set.
-fn record_figure(key: &str, value: f64) {
-    let Some(path) = std::env::var_os("VELLUM_PERF_FIGURES") else {
-        return;
-    };
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{key} {value}\n").as_bytes()));
-    if let Err(e) = written {
-        eprintln!("scale-bench: recording {key}: {e}");
-    }
 }
