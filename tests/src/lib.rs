@@ -33,6 +33,24 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// Deploys and instantiates the custody contract through `client`, signed by `admin`;
+/// returns the contract's address.
+pub fn deploy_custody(
+    client: &vellum_node::client::Client,
+    admin: &k256::ecdsa::SigningKey,
+) -> String {
+    use vellum_node::client::output;
+    let wasm = vellum_testing::build_contract(workspace().join("contracts/custody")).unwrap();
+    let r = client.deploy(admin, &wasm).unwrap();
+    assert!(r.success, "deploy: {:?}", r.error);
+    let code_hash = output(&r)["code_hash"].as_str().unwrap().to_string();
+    let r = client
+        .instantiate(admin, &code_hash, &serde_json::json!({}), "custody")
+        .unwrap();
+    assert!(r.success, "instantiate: {:?}", r.error);
+    output(&r)["contract"].as_str().unwrap().to_string()
+}
+
 /// Path of the `vellum` binary, built once per process in the profile the tests run in.
 ///
 /// `VELLUM_E2E_BIN` names another binary instead: long runs point it at a copy, so that

@@ -24,10 +24,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use vellum_e2e::Node;
 use vellum_e2e::checks::{self, block_hash};
 use vellum_e2e::load::{self, Load, Outcome};
-use vellum_e2e::{Node, workspace};
-use vellum_node::client::{Client, output};
+use vellum_node::client::Client;
 use vellum_node::failpoints::POINTS;
 use vellum_runtime::{Runtime, RuntimeConfig};
 
@@ -236,14 +236,7 @@ fn a_fault_at_every_failpoint_loses_nothing_acknowledged_and_leaves_no_partial_b
     let client = Client::new(&node.url).unwrap();
     let chain_id = client.chain_id().unwrap();
     let admin = load::key("faults-admin", 0);
-    let wasm = vellum_testing::build_contract(workspace().join("contracts/custody")).unwrap();
-    let r = client.deploy(&admin, &wasm).unwrap();
-    let code_hash = output(&r)["code_hash"].as_str().unwrap().to_string();
-    let r = client
-        .instantiate(&admin, &code_hash, &json!({}), "custody")
-        .unwrap();
-    assert!(r.success, "{:?}", r.error);
-    let contract = output(&r)["contract"].as_str().unwrap().to_string();
+    let contract = vellum_e2e::deploy_custody(&client, &admin);
     node.stop();
 
     let mut cases = Vec::new();

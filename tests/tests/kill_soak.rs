@@ -21,11 +21,11 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use vellum_e2e::Node;
 use vellum_e2e::checks::{self, block_hash};
 use vellum_e2e::load::Load;
-use vellum_e2e::{Node, workspace};
 use vellum_node::chain::{Hash, parse_hex, sha256};
-use vellum_node::client::{Client, output};
+use vellum_node::client::Client;
 use vellum_runtime::{Runtime, RuntimeConfig};
 
 /// Load threads (each one account, one `?wait=true` request at a time).
@@ -78,14 +78,7 @@ fn sigkill_under_http_load_loses_nothing_acknowledged() {
     let client = Client::new(&node.url).unwrap();
     let chain_id = client.chain_id().unwrap();
     let admin = vellum_e2e::load::key("kill-soak-admin", 0);
-    let wasm = vellum_testing::build_contract(workspace().join("contracts/custody")).unwrap();
-    let r = client.deploy(&admin, &wasm).unwrap();
-    let code_hash = output(&r)["code_hash"].as_str().unwrap().to_string();
-    let r = client
-        .instantiate(&admin, &code_hash, &json!({}), "custody")
-        .unwrap();
-    assert!(r.success, "{:?}", r.error);
-    let contract = output(&r)["contract"].as_str().unwrap().to_string();
+    let contract = vellum_e2e::deploy_custody(&client, &admin);
     node.stop();
 
     let mut acked: Vec<Acked> = Vec::new();
