@@ -1,5 +1,6 @@
 //! The ceilings of the machine: what the node's heaviest primitives cost here, measured with
-//! the crates and settings the node uses. k256 verification (one core and all cores), SHA-256
+//! the crates and settings the node uses. k256 verification (one core and all cores, the
+//! ceiling the targets are stated against), the node's own check (libsecp256k1), SHA-256
 //! throughput at 32 bytes and 1 MiB, and the latency of a durable redb commit
 //! (`Durability::Immediate` with two-phase commit, as `node/src/store.rs`) for groups of 1, 10,
 //! 100 and 1,000 writes.
@@ -11,6 +12,7 @@ use k256::ecdsa::signature::{Signer, Verifier};
 use k256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use redb::{Database, Durability, TableDefinition};
 use sha2::{Digest, Sha256};
+use vellum_node::chain::tx::{KeyCache, verify_signature};
 
 const TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("bench");
 
@@ -39,12 +41,29 @@ fn verify(items: &[(VerifyingKey, Vec<u8>, Signature)], i: usize) {
     assert!(sig.normalize_s() == *sig && key.verify(msg, sig).is_ok());
 }
 
-/// Verifications per second on `threads` threads, each verifying for `time`.
-fn verify_rate(
-    items: &[(VerifyingKey, Vec<u8>, Signature)],
-    threads: usize,
-    time: Duration,
-) -> f64 {
+/// The same items in the node's wire form, for the node's own check.
+type WireItem = ([u8; 33], Vec<u8>, [u8; 64]);
+
+fn wire(items: &[(VerifyingKey, Vec<u8>, Signature)]) -> Vec<WireItem> {
+    items
+        .iter()
+        .map(|(key, msg, sig)| {
+            let mut pk = [0u8; 33];
+            pk.copy_from_slice(key.to_sec1_point(true).as_bytes());
+            (pk, msg.clone(), sig.to_bytes().into())
+        })
+        .collect()
+}
+
+/// The node's check (`vellum_node::chain::tx::verify_signature`, libsecp256k1) with its key
+/// cache warm, as in the node.
+fn node_verify(items: &[WireItem], keys: &KeyCache, i: usize) {
+    let (pk, msg, sig) = &items[i % items.len()];
+    assert!(verify_signature(pk, msg, sig, keys).is_ok());
+}
+
+/// Verifications per second on `threads` threads, each calling `verify` for `time`.
+fn verify_rate(verify: &(dyn Fn(usize) + Sync), threads: usize, time: Duration) -> f64 {
     let started = Instant::now();
     let total: usize = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -54,7 +73,7 @@ fn verify_rate(
                     let t0 = Instant::now();
                     while t0.elapsed() < time {
                         for k in 0..16 {
-                            verify(items, t * 7919 + n + k);
+                            verify(t * 7919 + n + k);
                         }
                         n += 16;
                     }
@@ -108,8 +127,17 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
     let items = signed(mode.pick(16, 256));
     let one = measure(mode, 8, 5, || verify(&items, 0));
     let time = mode.pick(Duration::from_millis(50), Duration::from_secs(2));
-    let single_rate = verify_rate(&items, 1, time);
-    let all_rate = verify_rate(&items, cores, time);
+    let k256 = |i| verify(&items, i);
+    let single_rate = verify_rate(&k256, 1, time);
+    let all_rate = verify_rate(&k256, cores, time);
+    let wire_items = wire(&items);
+    let keys = KeyCache::default();
+    for i in 0..wire_items.len() {
+        node_verify(&wire_items, &keys, i);
+    }
+    let node_one = measure(mode, 8, 5, || node_verify(&wire_items, &keys, 0));
+    let node = |i| node_verify(&wire_items, &keys, i);
+    let node_all_rate = verify_rate(&node, cores, time);
 
     let small = [0x5au8; 32];
     let sha32 = measure(mode, 1000, 5, || {
@@ -137,6 +165,8 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
     record("ceiling.k256_verify_per_s_all_cpu_estimate", cpu_estimate);
     record("ceiling.k256_verify_per_s_1core", single_rate);
     record("ceiling.k256_verify_per_s_all", all_rate);
+    record("ceiling.node_verify_ns", node_one.median_ns);
+    record("ceiling.node_verify_per_s_all", node_all_rate);
     record("ceiling.cores", cores as f64);
     record("ceiling.sha256_32b_ns", sha32.median_ns);
     record(
@@ -167,6 +197,15 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
     t.row(&[
         format!("k256 verifications/s, all {cores} cores (wall clock)"),
         fmt_rate(all_rate),
+    ]);
+    t.row(&[
+        "the node's check (libsecp256k1 via `verify_signature`, cached key), one call, CPU time"
+            .into(),
+        bench_harness::cell(&node_one),
+    ]);
+    t.row(&[
+        format!("the node's checks/s, all {cores} cores (wall clock)"),
+        fmt_rate(node_all_rate),
     ]);
     t.row(&[
         "SHA-256 of 32 bytes".into(),

@@ -16,7 +16,7 @@ use vellum_node::chain::block::{
     Attributes, HEADER_BYTES, HEADER_MAGIC, Header, Receipt, ReceiptEvent,
 };
 use vellum_node::chain::tx::{
-    Action, KeyCache, address_of_signing_key, payload_json, sign, verify_envelope,
+    Action, KeyCache, address_of_signing_key, payload_json, sign, verify_envelope, verify_signature,
 };
 use vellum_node::chain::tx::{Envelope, Payload, TxError};
 use vellum_node::chain::{Hash, merkle};
@@ -298,6 +298,120 @@ proptest! {
 
         // Another chain: refused however valid the signature.
         prop_assert!(matches!(verify_envelope(envelope, "other-chain", &keys), Err(TxError::WrongChain { .. })), "other chain accepted");
+    }
+}
+
+/// The group order n of secp256k1, big-endian.
+fn order() -> [u8; 32] {
+    hex::decode("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+/// What k256, the reference, accepts: `r || s` parsing as scalars in 1..n, low-S, verifying.
+fn k256_accepts(key: &[u8; 33], msg: &[u8], sig: &[u8; 64]) -> bool {
+    use k256::ecdsa::signature::Verifier as _;
+    let Ok(vk) = k256::ecdsa::VerifyingKey::from_sec1_bytes(key) else {
+        return false;
+    };
+    match Signature::from_slice(sig) {
+        Ok(s) => s.normalize_s() == s && vk.verify(msg, &s).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Edits of a valid signature that probe the edges of the accepted set.
+#[derive(Debug, Clone)]
+enum SigEdit {
+    None,
+    Flip(usize, u8),
+    HighS,
+    ZeroR,
+    ZeroS,
+    /// r or s set to n + delta (delta may be negative): at n and above, not a scalar.
+    Order {
+        s: bool,
+        delta: i8,
+    },
+    Random([u8; 32], [u8; 32]),
+}
+
+fn sig_edit() -> impl Strategy<Value = SigEdit> {
+    prop_oneof![
+        Just(SigEdit::None),
+        (0usize..64, 0u8..8).prop_map(|(i, b)| SigEdit::Flip(i, b)),
+        Just(SigEdit::HighS),
+        Just(SigEdit::ZeroR),
+        Just(SigEdit::ZeroS),
+        (any::<bool>(), -3i8..3).prop_map(|(s, delta)| SigEdit::Order { s, delta }),
+        (any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(r, s)| SigEdit::Random(r, s)),
+    ]
+}
+
+/// `n + delta` as 32 big-endian bytes (wrapping, which never matters for |delta| < 4).
+fn order_plus(delta: i8) -> [u8; 32] {
+    let mut v = order();
+    let mut carry = i16::from(delta);
+    for byte in v.iter_mut().rev() {
+        let sum = i16::from(*byte) + carry;
+        *byte = sum.rem_euclid(256) as u8;
+        carry = sum.div_euclid(256);
+        if carry == 0 {
+            break;
+        }
+    }
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The node checks signatures with libsecp256k1, for speed; k256 is the reference. The two
+    /// must accept exactly the same signatures, or nodes built on different libraries (or a
+    /// replay with the other one) would disagree about which transactions are valid.
+    #[test]
+    fn the_node_check_accepts_exactly_what_k256_accepts(
+        key in signing_key(), msg in proptest::collection::vec(any::<u8>(), 0..64), edit in sig_edit(),
+    ) {
+        use k256::ecdsa::signature::Signer as _;
+        let public: [u8; 33] = key.verifying_key().to_sec1_point(true).as_bytes().try_into().unwrap();
+        let good: Signature = key.sign(&msg);
+        let mut sig: [u8; 64] = good.to_bytes().into();
+        match edit {
+            SigEdit::None => {}
+            SigEdit::Flip(i, b) => sig[i] ^= 1 << b,
+            SigEdit::HighS => {
+                sig = Signature::from_scalars(good.r(), -*good.s()).unwrap().to_bytes().into();
+            }
+            SigEdit::ZeroR => sig[..32].fill(0),
+            SigEdit::ZeroS => sig[32..].fill(0),
+            SigEdit::Order { s, delta } => {
+                let at = if s { 32 } else { 0 };
+                sig[at..at + 32].copy_from_slice(&order_plus(delta));
+            }
+            SigEdit::Random(r, s) => {
+                sig[..32].copy_from_slice(&r);
+                sig[32..].copy_from_slice(&s);
+            }
+        }
+        let ours = verify_signature(&public, &msg, &sig, &KeyCache::default()).is_ok();
+        prop_assert_eq!(ours, k256_accepts(&public, &msg, &sig), "edit {:?}", edit);
+        if matches!(edit, SigEdit::None) {
+            prop_assert!(ours, "a valid signature was refused");
+        }
+    }
+
+    /// Public keys: both libraries accept the same 33-byte compressed encodings.
+    #[test]
+    fn the_node_accepts_exactly_the_public_keys_k256_accepts(tag in 0u8..5, x in any::<[u8; 32]>()) {
+        let mut public = [0u8; 33];
+        public[0] = tag;
+        public[1..].copy_from_slice(&x);
+        let k256_ok = matches!(tag, 2 | 3) && k256::ecdsa::VerifyingKey::from_sec1_bytes(&public).is_ok();
+        let ours = verify_signature(&public, b"m", &[1u8; 64], &KeyCache::default());
+        // A key that parses gets as far as the signature check (which fails here).
+        prop_assert_eq!(!matches!(ours, Err(TxError::InvalidPublicKey(_))), k256_ok, "{:?}", ours);
     }
 }
 
