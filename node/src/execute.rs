@@ -550,10 +550,17 @@ pub fn execute_block(
         batch.receipts.push((tx.hash, receipt.encode()));
         receipts.push(receipt);
     }
-    let pending = match Arc::try_unwrap(block) {
+    #[allow(unused_mut)]
+    let mut pending = match Arc::try_unwrap(block) {
         Ok(b) => b.pending,
         Err(_) => return Err(fault("block state still shared".into())),
     };
+    if crate::failpoints::fires("execute.diverge") {
+        pending.insert(
+            b"failpoint/execute.diverge".to_vec(),
+            Some(ctx.height.to_be_bytes().to_vec()),
+        );
+    }
     let tx_hashes: Vec<Hash> = txs.iter().map(|t| t.hash).collect();
     let receipt_hashes: Vec<Hash> = batch.receipts.iter().map(|(_, r)| sha256(&[r])).collect();
     let header = Header {

@@ -45,6 +45,11 @@ pub struct Point {
 /// Every failpoint, in the order a block meets them.
 pub const POINTS: &[Point] = &[
     Point {
+        name: "execute.diverge",
+        can_error: false,
+        doc: "execute_block, before the header: with `return`, adds a state write no other node makes (a non-deterministic contract or a bug), so this node's state root leaves the cluster's",
+    },
+    Point {
         name: "ledger.produce.before_send",
         can_error: false,
         doc: "producer thread: block n+1 executed, before it is handed to the writer (block n may be mid-commit)",
@@ -268,6 +273,20 @@ pub fn setup(spec: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// Whether failpoint `name` fires now (its action is `return`, counted or not). For points that
+/// change what happens rather than stop it (`execute.diverge`).
+pub fn fires(name: &str) -> bool {
+    #[cfg(feature = "failpoints")]
+    {
+        active() && fail::eval(name, |_| ()).is_some()
+    }
+    #[cfg(not(feature = "failpoints"))]
+    {
+        let _ = name;
+        false
+    }
+}
+
 /// The error the `error` action makes `Store::commit` return.
 #[cfg(feature = "failpoints")]
 #[doc(hidden)]
@@ -317,13 +336,18 @@ mod tests {
     #[test]
     fn every_point_is_in_the_source() {
         // A point listed but never placed would make its fault test pass without a fault.
-        let sources: String = [include_str!("store.rs"), include_str!("ledger.rs")]
-            .concat()
-            .split_whitespace()
-            .collect();
+        let sources: String = [
+            include_str!("store.rs"),
+            include_str!("ledger.rs"),
+            include_str!("execute.rs"),
+        ]
+        .concat()
+        .split_whitespace()
+        .collect();
         for name in names() {
             assert!(
-                sources.contains(&format!("failpoint!(\"{name}\"")),
+                sources.contains(&format!("failpoint!(\"{name}\""))
+                    || sources.contains(&format!("fires(\"{name}\")")),
                 "{name} is not placed"
             );
         }

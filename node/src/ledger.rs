@@ -183,6 +183,9 @@ struct Shared {
     blocks: broadcast::Sender<Arc<CommittedBlock>>,
     stopping: AtomicBool,
     halted: Mutex<Option<String>>,
+    /// Set with `halted` when this node's chain left the cluster's: its own last blocks may be
+    /// a fork, so it no longer serves the chain at all.
+    diverged: std::sync::atomic::AtomicBool,
     block_txs_max: usize,
     metrics: LedgerMetrics,
 }
@@ -264,6 +267,7 @@ impl Ledger {
             blocks,
             stopping: AtomicBool::new(false),
             halted: Mutex::new(None),
+            diverged: std::sync::atomic::AtomicBool::new(false),
             block_txs_max: config.block_txs_max.clamp(1, BLOCK_TXS_MAX),
             metrics: LedgerMetrics::default(),
         });
@@ -458,6 +462,23 @@ impl Ledger {
     /// diverging from the cluster's uses it): nothing more is admitted or committed.
     pub fn halt(&self, reason: String) {
         self.shared.halt(reason);
+    }
+
+    /// [`Ledger::halt`] for a chain found diverging from the cluster's: besides stopping, the
+    /// node stops serving its chain (the API answers 503 `diverged`), since its last blocks
+    /// may be a fork nobody else has.
+    pub fn halt_diverged(&self, reason: String) {
+        self.shared
+            .diverged
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.halt(reason);
+    }
+
+    /// Whether [`Ledger::halt_diverged`] stopped this node.
+    pub fn diverged(&self) -> bool {
+        self.shared
+            .diverged
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The store (the replication layer records its Raft position and snapshots through it).

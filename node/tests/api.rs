@@ -794,31 +794,39 @@ fn stalled_body() -> Body {
 async fn saturation_and_slow_requests_get_a_clear_503() {
     let api = Api::new(ApiConfig {
         in_flight_max: 1,
-        // Long enough that the polling below sees the permit held even on a loaded machine:
-        // at 300 ms the stalled request sometimes timed out (freeing the permit) first.
+        // Long enough that the request below is made while the permit is held, even on a
+        // loaded machine.
         request_timeout_ms: 3_000,
         wait_timeout_ms: 100,
         ..ApiConfig::default()
     });
-    let slow = Request::post("/v1/transactions")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(stalled_body())
+    // Two requests whose bodies never arrive, with room for one: exactly one holds the permit
+    // (until the request timeout) and the other is refused at once, whichever came first.
+    // (Polling with a third request instead raced: a poll holding the permit when a stalled
+    // request arrived got that one refused, and then nothing held the permit.)
+    let stalled = |app: axum::Router| {
+        let slow = Request::post("/v1/transactions")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(stalled_body())
+            .unwrap();
+        tokio::spawn(async move { app.oneshot(slow).await.unwrap() })
+    };
+    let (a, b) = (stalled(api.app.clone()), stalled(api.app.clone()));
+    let (refused, holder) = match futures_util::future::select(a, b).await {
+        futures_util::future::Either::Left((r, other))
+        | futures_util::future::Either::Right((r, other)) => (r.unwrap(), other),
+    };
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = axum::body::to_bytes(refused.into_body(), usize::MAX)
+        .await
         .unwrap();
-    let app = api.app.clone();
-    let stalled = tokio::spawn(async move { app.oneshot(slow).await.unwrap() });
-    // Wait until the slow request holds the only permit.
-    let started = std::time::Instant::now();
-    loop {
-        let (status, body) = api.call("GET", "/v1/status", None).await;
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            assert_spec_error_5xx(&body, "overloaded");
-            break;
-        }
-        assert_eq!(status, StatusCode::OK);
-        assert!(started.elapsed().as_secs() < 20, "never saturated");
-        tokio::task::yield_now().await;
-    }
-    let response = stalled.await.unwrap();
+    assert_spec_error_5xx(&serde_json::from_slice(&body).unwrap(), "overloaded");
+    // While the other holds the permit, any request is refused the same way.
+    let (status, body) = api.call("GET", "/v1/status", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_spec_error_5xx(&body, "overloaded");
+    // The holder is answered at the request timeout.
+    let response = holder.await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await

@@ -284,12 +284,30 @@ impl Node {
         listen: &str,
         snapshot_logs: u64,
     ) -> Self {
-        let mut command = Command::new(vellum_bin());
+        Self::start_member_with_env(data_dir, id, secret, listen, snapshot_logs, &[])
+    }
+
+    /// [`Node::start_member`] with extra environment variables; with any, the binary of
+    /// [`vellum_bin_with_failpoints`].
+    pub fn start_member_with_env(
+        data_dir: &Path,
+        id: u64,
+        secret: &str,
+        listen: &str,
+        snapshot_logs: u64,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut command = Command::new(if env.is_empty() {
+            vellum_bin()
+        } else {
+            vellum_bin_with_failpoints()
+        });
         command
             .args(["node", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(["--node-id", &id.to_string(), "--cluster-secret", secret])
-            .args(["--snapshot-logs", &snapshot_logs.to_string()]);
+            .args(["--snapshot-logs", &snapshot_logs.to_string()])
+            .envs(env.iter().copied());
         Self::spawn(command, data_dir)
     }
 

@@ -141,45 +141,13 @@ fn load(
 #[test]
 fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
     let root = tempfile::tempdir().unwrap();
-    let dirs: Vec<_> = (1..=3).map(|i| root.path().join(format!("n{i}"))).collect();
-    let mut nodes: Vec<Option<Node>> = (0..3)
-        .map(|i| {
-            Some(Node::start_member(
-                &dirs[i],
-                i as u64 + 1,
-                SECRET,
-                "127.0.0.1:0",
-                30,
-            ))
-        })
-        .collect();
-    let urls: Vec<String> = nodes
-        .iter()
-        .map(|n| n.as_ref().unwrap().url.clone())
-        .collect();
-    let listen: Vec<String> = nodes
-        .iter()
-        .map(|n| n.as_ref().unwrap().listen_addr())
-        .collect();
-    let members = (0..3)
-        .map(|i| format!("{}={}", i + 1, urls[i]))
-        .collect::<Vec<_>>()
-        .join(",");
-    let init = std::process::Command::new(vellum_bin())
-        .args([
-            "--json",
-            "--node",
-            &urls[0],
-            "cluster",
-            "init",
-            "--members",
-            &members,
-        ])
-        .env("VELLUM_CLUSTER_SECRET", SECRET)
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "{init:?}");
-    let leader = leader_of(&urls, Duration::from_secs(15));
+    let Three {
+        mut nodes,
+        dirs,
+        urls,
+        listen,
+        leader,
+    } = three_members(root.path(), 30);
 
     let targets = Arc::new(Mutex::new(urls.clone()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -273,5 +241,182 @@ fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
     assert_eq!(voters, BTreeSet::from([1, 2, 3]));
     for n in nodes.into_iter().flatten() {
         n.stop();
+    }
+}
+
+/// Three members, the cluster formed from the first.
+struct Three {
+    nodes: Vec<Option<Node>>,
+    dirs: Vec<std::path::PathBuf>,
+    urls: Vec<String>,
+    listen: Vec<String>,
+    leader: u64,
+}
+
+/// Starts three members (snapshotting every `snapshot_logs` entries) and forms the cluster
+/// with `vellum cluster init` on the first.
+fn three_members(root: &std::path::Path, snapshot_logs: u64) -> Three {
+    let dirs: Vec<_> = (1..=3).map(|i| root.join(format!("n{i}"))).collect();
+    let nodes: Vec<Option<Node>> = (0..3)
+        .map(|i| {
+            Some(Node::start_member(
+                &dirs[i],
+                i as u64 + 1,
+                SECRET,
+                "127.0.0.1:0",
+                snapshot_logs,
+            ))
+        })
+        .collect();
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|n| n.as_ref().unwrap().url.clone())
+        .collect();
+    let listen: Vec<String> = nodes
+        .iter()
+        .map(|n| n.as_ref().unwrap().listen_addr())
+        .collect();
+    let members = (0..3)
+        .map(|i| format!("{}={}", i + 1, urls[i]))
+        .collect::<Vec<_>>()
+        .join(",");
+    let init = std::process::Command::new(vellum_bin())
+        .args([
+            "--json",
+            "--node",
+            &urls[0],
+            "cluster",
+            "init",
+            "--members",
+            &members,
+        ])
+        .env("VELLUM_CLUSTER_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{init:?}");
+    let leader = leader_of(&urls, Duration::from_secs(15));
+    Three {
+        nodes,
+        dirs,
+        urls,
+        listen,
+        leader,
+    }
+}
+
+/// A member whose execution stops matching the others' (here the `execute.diverge` failpoint
+/// adds a state write only it makes, as a non-deterministic contract or a bug would) finds out
+/// at the next block, whose parent state root is not its own: it halts, says why in its log and
+/// its status, refuses to serve its chain (503 `diverged`: its last block is a fork), and the
+/// other two go on committing and agree.
+#[test]
+fn a_diverging_member_halts_loudly_and_the_others_go_on() {
+    let root = tempfile::tempdir().unwrap();
+    let Three {
+        mut nodes,
+        dirs,
+        urls,
+        listen,
+        leader,
+    } = three_members(root.path(), 1_000);
+    // The failpoint is set at start: restart a follower with it (it replays nothing new, as
+    // nothing was committed yet beyond what it has).
+    let fi = (0..3).find(|i| *i as u64 + 1 != leader).unwrap();
+    nodes[fi].take().unwrap().kill();
+    nodes[fi] = Some(Node::start_member_with_env(
+        &dirs[fi],
+        fi as u64 + 1,
+        SECRET,
+        &listen[fi],
+        1_000,
+        &[("VELLUM_FAILPOINTS", "execute.diverge=return")],
+    ));
+    let healthy: Vec<String> = urls.iter().filter(|u| **u != urls[fi]).cloned().collect();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Acked = Arc::default();
+    let workers = load(
+        Arc::new(Mutex::new(healthy.clone())),
+        2,
+        stop.clone(),
+        acked.clone(),
+    );
+
+    // The diverging member halts and says why.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let halted = loop {
+        if let Some(s) = status(&urls[fi])
+            && let Some(why) = s["cluster"]["halted"].as_str()
+        {
+            break why.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the diverging member never halted:\n{}",
+            nodes[fi].as_ref().unwrap().log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(halted.contains("diverged from the cluster"), "{halted}");
+    let log = nodes[fi].as_ref().unwrap().log();
+    assert!(
+        log.contains("diverged from the cluster"),
+        "not in the log:\n{log}"
+    );
+
+    // It no longer serves its chain, and says why; its health is 503.
+    let c = Client::new(&urls[fi]).unwrap();
+    let refused = c.latest_block().unwrap_err();
+    assert_eq!(refused.code(), Some("diverged"), "{refused}");
+    let shown = std::process::Command::new(vellum_bin())
+        .args(["--json", "--node", &urls[fi], "status"])
+        .output()
+        .unwrap();
+    assert!(
+        shown.status.success(),
+        "status must still answer: {shown:?}"
+    );
+    let frozen = c.status().unwrap().height;
+
+    // The two others go on committing and agree; the halted member's tip stays where it was.
+    let before = height(&healthy[0]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while height(&healthy[0]) < before + 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the healthy majority stopped committing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let top = acked.iter().map(|a| a.1).max().unwrap();
+    let tip = converge(&healthy, top, Duration::from_secs(20));
+    assert!(tip.0 > frozen, "{tip:?} vs the halted member's {frozen}");
+    assert_eq!(
+        c.status().unwrap().height,
+        frozen,
+        "a halted member moved on"
+    );
+    for u in &healthy {
+        let client = Client::new(u).unwrap();
+        for (hash, h) in &acked {
+            let t = client.transaction(hash).unwrap();
+            assert_eq!(
+                t.receipt.as_ref().map(|r| r.block_height),
+                Some(*h),
+                "{u}: {hash}"
+            );
+        }
+    }
+    eprintln!(
+        "halted: {halted}; {} acknowledged by the two others, both at {tip:?}",
+        acked.len()
+    );
+    for n in nodes.into_iter().flatten() {
+        n.kill();
     }
 }

@@ -295,6 +295,15 @@ async fn min_height(State(state): State<ApiState>, request: Request, next: Next)
     next.run(request).await
 }
 
+/// What a diverged node still answers: its health, status and metrics (which say why it
+/// stopped) and the API description. Everything about its chain is refused.
+fn serves_when_diverged(path: &str) -> bool {
+    matches!(
+        path,
+        "/v1/health" | "/v1/status" | "/metrics" | "/v1/openapi.json"
+    )
+}
+
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(
         "not_found",
@@ -313,6 +322,18 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 /// Bounds the requests in flight (refusing, not queueing, beyond the bound) and the time each
 /// may take.
 async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    if state.ledger.diverged() && !serves_when_diverged(request.uri().path()) {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "diverged",
+            format!(
+                "this node's chain diverged from the cluster's and it has stopped ({}); \
+                 read from another member, and rebuild this one from a snapshot",
+                state.ledger.halted().unwrap_or_default()
+            ),
+        )
+        .into_response();
+    }
     if stream::is_stream(request.uri().path()) {
         // Long-lived by design: bounded by its own semaphore and ended at shutdown instead.
         return next.run(request).await;

@@ -150,7 +150,7 @@ impl StateMachine {
                 hex::encode(tip_hash),
                 hex::encode(tip.state_root),
             );
-            self.ledger.halt(why.clone());
+            self.ledger.halt_diverged(why.clone());
             return Err(sm_err(why));
         }
         let chain_id = self.ledger.chain_id().to_string();
@@ -233,7 +233,7 @@ impl StateMachine {
         let _ = std::fs::remove_file(&scratch_path);
         if let Err(why) = verified {
             let why = format!("refusing snapshot {}: {why}", meta.snapshot_id);
-            self.ledger.halt(why.clone());
+            self.ledger.halt_diverged(why.clone());
             return Err(sm_err(why));
         }
         let store = self.ledger.store();
