@@ -3,8 +3,9 @@
 # `vellum node` and against the leader of three `vellum node --node-id` processes on loopback,
 # all on this machine's cores. Prints Markdown (loadgen's tables, one per setup).
 #
-#   bash bench/cluster.sh            # about 3 minutes
+#   bash bench/cluster.sh            # about 5 minutes
 #   bash bench/cluster.sh --smoke    # seconds: checks that the script still runs
+#   PARTS="one" bash bench/cluster.sh  # only some setups: single, one (a cluster of one), three
 #
 # Expects target/release/vellum and target/release/loadgen (cargo build --release -p vellum-node).
 set -euo pipefail
@@ -50,33 +51,58 @@ load() {
         --node-pid "$2" --mode wait --sweep "${args[@]}"
 }
 
-echo "### One node (local pipeline)"
-echo
-start single
-load "$url" "$pid"
-kill -TERM "$pid"
-wait "$pid" 2>/dev/null || true
+parts=${PARTS:-single one three}
 
-echo
-echo "### Three-node cluster (openraft), load sent to the leader"
-echo
-urls=()
-cpids=()
-for i in 1 2 3; do
-    start "n$i" --node-id "$i" --cluster-secret "$secret"
-    urls+=("$url")
-    cpids+=("$pid")
+# cluster N: starts N members, forms the cluster, loads its leader, stops them.
+cluster() {
+    local n=$1 i members="" leader=""
+    local urls=() cpids=()
+    for i in $(seq "$n"); do
+        start "c$n-$i" --node-id "$i" --cluster-secret "$secret"
+        urls+=("$url")
+        cpids+=("$pid")
+        members+="${members:+,}$i=$url"
+    done
+    VELLUM_CLUSTER_SECRET=$secret target/release/vellum --node "${urls[0]}" cluster init \
+        --members "$members" > /dev/null
+    for _ in $(seq 100); do
+        leader=$(target/release/vellum --json --node "${urls[0]}" cluster show 2>/dev/null |
+            python3 -c 'import json,sys; print(json.load(sys.stdin).get("leader") or "")' || true)
+        [ -n "$leader" ] && break
+        sleep 0.1
+    done
+    [ -n "$leader" ] || { echo "bench/cluster.sh: no leader" >&2; exit 1; }
+    echo "leader: node $leader; the CPU figures are the leader's process only"
+    echo
+    load "${urls[$((leader - 1))]}" "${cpids[$((leader - 1))]}"
+    for i in "${cpids[@]}"; do kill -TERM "$i" 2>/dev/null || true; done
+    for i in "${cpids[@]}"; do wait "$i" 2>/dev/null || true; done
+}
+
+for part in $parts; do
+    case $part in
+    single)
+        echo "### One node (local pipeline)"
+        echo
+        start single
+        load "$url" "$pid"
+        kill -TERM "$pid"
+        wait "$pid" 2>/dev/null || true
+        ;;
+    one)
+        echo "### A cluster of one (openraft, one voter): the replicated path on one node"
+        echo
+        cluster 1
+        ;;
+    three)
+        echo "### Three-node cluster (openraft), load sent to the leader"
+        echo
+        cluster 3
+        ;;
+    *)
+        echo "bench/cluster.sh: unknown part $part (single, one, three)" >&2
+        exit 2
+        ;;
+    esac
+    echo
 done
-VELLUM_CLUSTER_SECRET=$secret target/release/vellum --node "${urls[0]}" cluster init \
-    --members "1=${urls[0]},2=${urls[1]},3=${urls[2]}" > /dev/null
-leader=""
-for _ in $(seq 100); do
-    leader=$(target/release/vellum --json --node "${urls[0]}" cluster show 2>/dev/null |
-        python3 -c 'import json,sys; print(json.load(sys.stdin).get("leader") or "")' || true)
-    [ -n "$leader" ] && break
-    sleep 0.1
-done
-[ -n "$leader" ] || { echo "bench/cluster.sh: no leader" >&2; exit 1; }
-echo "leader: node $leader; the CPU figures are the leader's process only"
-echo
-load "${urls[$((leader - 1))]}" "${cpids[$((leader - 1))]}"
