@@ -7,7 +7,7 @@
 //! chain_id = "vellum-dev"
 //!
 //! [api]
-//! in_flight_max = 1024
+//! in_flight_max = 4096
 //! request_timeout_ms = 30000
 //! wait_timeout_ms = 20000
 //! header_read_timeout_ms = 10000

@@ -21,6 +21,12 @@ use vellum_node::chain::block::Receipt;
 use vellum_node::client::{Client, ClientError, address_hex, generate_key, output};
 use vellum_node::config::{ConfigFile, NodeConfig, Overrides};
 
+/// mimalloc instead of glibc's malloc: glibc keeps freed memory in per-thread arenas, so the
+/// node's resident memory kept creeping up for minutes under a steady load (the load soak's
+/// 10 % criterion, docs/security.md); mimalloc returns it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `vellum --version`; a build with failpoints compiled in says so (tests check it).
 const VERSION: &str = if vellum_node::failpoints::COMPILED {
     concat!(env!("CARGO_PKG_VERSION"), " (failpoints)")

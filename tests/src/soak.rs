@@ -69,7 +69,8 @@ impl SoakConfig {
             rss_growth_max: 0.10,
             overload_secs: 60.0,
             lanes: 64,
-            accounts: 4096,
+            // Above the node's in-flight bound (4,096), so that the overload can exceed it.
+            accounts: 16_384,
             client_threads: 2,
         }
     }

@@ -53,8 +53,12 @@ pub const BODY_BYTES_MAX: usize = TX_BYTES_MAX + TX_BYTES_MAX / 4;
 /// received them (one signature check, about 55 us); larger ones, and every deploy's
 /// compilation, go to the blocking pool.
 pub const INLINE_VERIFY_PAYLOAD_BYTES_MAX: usize = 4096;
-/// Default bound on requests being served at once.
-pub const IN_FLIGHT_MAX_DEFAULT: usize = 1024;
+/// Default bound on requests being served at once. Sized by Little's law for the disk this
+/// runs on: `?wait=true` requests stay in flight until their block is durable, and on these
+/// VMs an `fdatasync` now and then takes 0.1 to 0.4 s (two per commit), so at a sustained
+/// 4,000 tx/s a stall of one second holds about 4,000 requests. At 1,024 the node shed
+/// requests at half its maximum rate during such stalls (the load soak, docs/security.md).
+pub const IN_FLIGHT_MAX_DEFAULT: usize = 4096;
 /// Default time a request may take, in ms (above [`WAIT_TIMEOUT_MS_DEFAULT`]).
 pub const REQUEST_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 /// Default time `?wait=true` waits for a commit, in ms.
