@@ -69,8 +69,9 @@ impl SoakConfig {
             rss_growth_max: 0.10,
             overload_secs: 60.0,
             lanes: 64,
-            // Above the node's in-flight bound (4,096), so that the overload can exceed it.
-            accounts: 16_384,
+            // Above the node's in-flight bound (4,096), so that the overload exceeds it, and
+            // below its connection bound (10,000): each outstanding request holds a connection.
+            accounts: 8_192,
             client_threads: 2,
         }
     }
