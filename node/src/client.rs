@@ -84,6 +84,9 @@ pub struct Status {
     pub height: u64,
     /// Latest block hash.
     pub latest_hash: String,
+    /// Transactions admitted and waiting for a block (not those in a block being made).
+    #[serde(default)]
+    pub mempool_txs: usize,
 }
 
 /// `GET /v1/blocks/{height}`.

@@ -433,6 +433,18 @@ fn the_same_document_registered_twice_in_one_block_goes_to_the_first_in_block_or
             &json!({}),
         );
         let spin_hash = c.client.submit(&spin_tx).unwrap();
+        // Wait until the producer has taken the spinner (the pool is empty): it then executes
+        // for hundreds of milliseconds, and both registrations below wait for the next block.
+        // Submitting at once instead let the producer, woken late on a loaded machine, take
+        // the spinner and the first registration together (CI saw them in blocks 7 and 8).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while c.client.status().unwrap().mempool_txs > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the spinner was never taken"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let (ha, hb) = (c.client.submit(&a).unwrap(), c.client.submit(&b).unwrap());
         let (ra, rb) = (c.wait_receipt(&ha), c.wait_receipt(&hb));
         let spun = c.wait_receipt(&spin_hash);
