@@ -365,7 +365,13 @@ fn three(root: &Path, snapshot_logs: u64) -> Vec<Member> {
     let mut members: Vec<Member> = (1..=3)
         .map(|i| Member::new(i, root, IpAddr::from([127, 0, 0, 1])))
         .collect();
-    for m in &mut members {
+    start_and_init(&mut members, snapshot_logs);
+    members
+}
+
+/// Starts every member and forms the cluster from the first, with the addresses they advertise.
+fn start_and_init(members: &mut [Member], snapshot_logs: u64) {
+    for m in members.iter_mut() {
         m.start(snapshot_logs);
     }
     let addrs: BTreeMap<u64, String> = members
@@ -379,7 +385,6 @@ fn three(root: &Path, snapshot_logs: u64) -> Vec<Member> {
         .runtime
         .block_on(members[0].cluster().init(addrs))
         .unwrap();
-    members
 }
 
 #[test]
@@ -526,20 +531,7 @@ fn a_cut_off_member_cannot_commit_alone_and_a_wiped_one_rejoins_through_a_snapsh
             (*id, Proxy::start(*listen, *target, blocked))
         })
         .collect();
-    for m in &mut members {
-        m.start(40);
-    }
-    let addrs: BTreeMap<u64, String> = members
-        .iter()
-        .map(|m| (m.id, m.advertised.clone()))
-        .collect();
-    members[0]
-        .running
-        .as_ref()
-        .unwrap()
-        .runtime
-        .block_on(members[0].cluster().init(addrs))
-        .unwrap();
+    start_and_init(&mut members, 40);
     let urls: Vec<String> = members.iter().map(Member::url).collect();
     wait_leader(&urls, Duration::from_secs(10));
 

@@ -762,6 +762,8 @@ fn closed_before(
 
 /// The protections of the HTTP layer, with short timeouts so the test is fast.
 /// The request timeout leaves room for a deploy on a loaded machine.
+/// [`ABUSE_CONFIG`]'s in-flight bound.
+const ABUSE_IN_FLIGHT_MAX: usize = 8;
 const ABUSE_CONFIG: &str = "[api]\nin_flight_max = 8\nrequest_timeout_ms = 6000\nwait_timeout_ms = 5000\nheader_read_timeout_ms = 1000\n";
 /// [`ABUSE_CONFIG`]'s request timeout.
 const ABUSE_REQUEST_TIMEOUT: Duration = Duration::from_millis(6000);
@@ -939,7 +941,8 @@ fn http_abuse_gets_spec_answers_and_the_node_keeps_serving() {
     // never arrive, eight hold every permit until the request timeout and one is refused at once
     // with 503 `overloaded`; while they are held any other request is refused the same way; once
     // they time out, the node serves again.
-    saturate(&addr, 8);
+    assert!(ABUSE_CONFIG.contains(&format!("in_flight_max = {ABUSE_IN_FLIGHT_MAX}\n")));
+    saturate(&addr, ABUSE_IN_FLIGHT_MAX);
     assert_eq!(c.client.status().unwrap().chain_id, c.chain_id);
     assert_eq!(c.view("d1", &[&alice]), before);
     cases.tried("more requests in flight than the node admits");
