@@ -21,6 +21,11 @@ fn check(envelope: Envelope, keys: &KeyCache) {
     assert_eq!(*tx.envelope, envelope);
     let record = StoredTx::encode(&envelope).expect("a verified envelope has a record");
     assert_eq!(record.len(), 97 + envelope.payload.len());
+    assert_eq!(
+        StoredTx::record(&tx),
+        record,
+        "the execution stage's record is the envelope's"
+    );
 }
 
 /// The target.

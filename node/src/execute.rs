@@ -544,9 +544,7 @@ pub fn execute_block(
             events,
             output: result.output,
         };
-        let record =
-            StoredTx::encode(&tx.envelope).ok_or_else(|| fault("unencodable envelope".into()))?;
-        batch.txs.push((tx.hash, record));
+        batch.txs.push((tx.hash, StoredTx::record(tx)));
         batch.receipts.push((tx.hash, receipt.encode()));
         receipts.push(receipt);
     }

@@ -106,6 +106,10 @@ pub struct VerifiedTx {
     pub envelope: Arc<Envelope>,
     /// The signer's address.
     pub signer: Address,
+    /// The envelope's public key, decoded (compressed SEC1).
+    pub public_key: [u8; 33],
+    /// The envelope's signature, decoded (`r || s`).
+    pub signature: [u8; 64],
     /// The payload's nonce.
     pub nonce: u64,
     /// The effective fuel limit.
@@ -318,7 +322,7 @@ pub fn verify_envelope(
         TxError::InvalidSignature("expected 128 hex characters (64-byte r || s)".into())
     })?;
     verify_signature(&public_key, envelope.payload.as_bytes(), &signature, keys)?;
-    decode_checked(envelope, chain_id, &public_key)
+    decode_checked(envelope, chain_id, public_key, signature)
 }
 
 /// Decodes an envelope that a cluster member already verified, skipping only the signature
@@ -332,14 +336,18 @@ pub fn decode_verified(envelope: Envelope, chain_id: &str) -> Result<VerifiedTx,
     let public_key: [u8; 33] = parse_hex(&envelope.public_key).ok_or_else(|| {
         TxError::InvalidPublicKey("expected 66 hex characters (33-byte compressed SEC1 key)".into())
     })?;
-    decode_checked(envelope, chain_id, &public_key)
+    let signature: [u8; 64] = parse_hex(&envelope.signature).ok_or_else(|| {
+        TxError::InvalidSignature("expected 128 hex characters (64-byte r || s)".into())
+    })?;
+    decode_checked(envelope, chain_id, public_key, signature)
 }
 
 /// Everything [`verify_envelope`] checks after the signature.
 fn decode_checked(
     envelope: Envelope,
     chain_id: &str,
-    public_key: &[u8; 33],
+    public_key: [u8; 33],
+    signature: [u8; 64],
 ) -> Result<VerifiedTx, TxError> {
     let payload: Payload = serde_json::from_str(&envelope.payload)
         .map_err(|e| TxError::Malformed(format!("payload: {e}")))?;
@@ -349,7 +357,7 @@ fn decode_checked(
             got: payload.chain_id,
         });
     }
-    let signer = address_of_key(public_key);
+    let signer = address_of_key(&public_key);
     if parse_hex::<20>(&payload.signer) != Some(signer) {
         return Err(TxError::SignerMismatch {
             signer: payload.signer,
@@ -399,6 +407,8 @@ fn decode_checked(
         hash: sha256(&[envelope.payload.as_bytes()]),
         envelope: Arc::new(envelope),
         signer,
+        public_key,
+        signature,
         nonce: payload.nonce,
         fuel_limit,
         op,
