@@ -110,6 +110,37 @@ fn wrong_chain_signer_payload_and_encodings_are_refused() {
         ..a.clone()
     };
     assert!(matches!(verify(not_hex), Err(TxError::InvalidSignature(_))));
+    // SPEC's hex fields are bare hex: a `0x` prefix is refused, not stripped (some hex crates
+    // strip it, which would widen the accept set).
+    let prefixed_sig = Envelope {
+        signature: format!("0x{}", a.signature),
+        ..a.clone()
+    };
+    assert!(matches!(
+        verify(prefixed_sig),
+        Err(TxError::InvalidSignature(_))
+    ));
+    let prefixed_key = Envelope {
+        public_key: format!("0x{}", a.public_key),
+        ..a.clone()
+    };
+    assert!(matches!(
+        verify(prefixed_key),
+        Err(TxError::InvalidPublicKey(_))
+    ));
+    let bare = format!("\"signer\":\"{}\"", hex::encode(addr(&k)));
+    assert!(a.payload.contains(&bare), "{}", a.payload);
+    let prefixed_signer = sign(
+        &a.payload.replace(
+            &bare,
+            &format!("\"signer\":\"0x{}\"", hex::encode(addr(&k))),
+        ),
+        &k,
+    );
+    assert!(matches!(
+        verify(prefixed_signer),
+        Err(TxError::SignerMismatch { .. })
+    ));
 
     // Uncompressed or garbage public keys.
     let uncompressed = hex::encode(k.verifying_key().to_sec1_point(false).as_bytes());
