@@ -85,7 +85,7 @@ pub struct Status {
     /// Latest block hash.
     pub latest_hash: String,
     /// Transactions admitted and waiting for a block (not those in a block being made).
-    #[serde(default)]
+    /// Required: a test waits on it, and a missing field must fail, not read as empty.
     pub mempool_txs: usize,
 }
 

@@ -29,6 +29,37 @@ pub struct Envelope {
     pub signature: String,
 }
 
+/// Bytes of a compressed SEC1 public key.
+pub const PUBLIC_KEY_BYTES: usize = 33;
+/// Bytes of a signature `r || s`.
+pub const SIGNATURE_BYTES: usize = 64;
+
+impl Envelope {
+    /// Bytes the envelope occupies as received (its three fields), checked against
+    /// [`TX_BYTES_MAX`] and counted by the mempool and the block bound.
+    pub fn size(&self) -> usize {
+        self.payload.len() + self.public_key.len() + self.signature.len()
+    }
+
+    /// Checks the size and decodes the key and signature hex: the first steps of both
+    /// [`verify_envelope`] and [`decode_verified`].
+    fn decode_fields(&self) -> Result<([u8; PUBLIC_KEY_BYTES], [u8; SIGNATURE_BYTES]), TxError> {
+        let size = self.size();
+        if size > TX_BYTES_MAX {
+            return Err(TxError::TooLarge(size));
+        }
+        let public_key = parse_hex(&self.public_key).ok_or_else(|| {
+            TxError::InvalidPublicKey(
+                "expected 66 hex characters (33-byte compressed SEC1 key)".into(),
+            )
+        })?;
+        let signature = parse_hex(&self.signature).ok_or_else(|| {
+            TxError::InvalidSignature("expected 128 hex characters (64-byte r || s)".into())
+        })?;
+        Ok((public_key, signature))
+    }
+}
+
 /// The signed content of a transaction.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,9 +138,9 @@ pub struct VerifiedTx {
     /// The signer's address.
     pub signer: Address,
     /// The envelope's public key, decoded (compressed SEC1).
-    pub public_key: [u8; 33],
+    pub public_key: [u8; PUBLIC_KEY_BYTES],
     /// The envelope's signature, decoded (`r || s`).
-    pub signature: [u8; 64],
+    pub signature: [u8; SIGNATURE_BYTES],
     /// The payload's nonce.
     pub nonce: u64,
     /// The effective fuel limit.
@@ -121,7 +152,7 @@ pub struct VerifiedTx {
 impl VerifiedTx {
     /// Bytes this transaction occupies in the mempool and in a block.
     pub fn size(&self) -> usize {
-        self.envelope.payload.len() + self.envelope.public_key.len() + self.envelope.signature.len()
+        self.envelope.size()
     }
 }
 
@@ -311,16 +342,7 @@ pub fn verify_envelope(
     chain_id: &str,
     keys: &KeyCache,
 ) -> Result<VerifiedTx, TxError> {
-    let size = envelope.payload.len() + envelope.public_key.len() + envelope.signature.len();
-    if size > TX_BYTES_MAX {
-        return Err(TxError::TooLarge(size));
-    }
-    let public_key: [u8; 33] = parse_hex(&envelope.public_key).ok_or_else(|| {
-        TxError::InvalidPublicKey("expected 66 hex characters (33-byte compressed SEC1 key)".into())
-    })?;
-    let signature: [u8; 64] = parse_hex(&envelope.signature).ok_or_else(|| {
-        TxError::InvalidSignature("expected 128 hex characters (64-byte r || s)".into())
-    })?;
+    let (public_key, signature) = envelope.decode_fields()?;
     verify_signature(&public_key, envelope.payload.as_bytes(), &signature, keys)?;
     decode_checked(envelope, chain_id, public_key, signature)
 }
@@ -329,16 +351,7 @@ pub fn verify_envelope(
 /// check (the expensive part): a follower applying the leader's batch uses it, trusting its
 /// members as the crash-fault model says (docs/cluster.md). Every other check still runs.
 pub fn decode_verified(envelope: Envelope, chain_id: &str) -> Result<VerifiedTx, TxError> {
-    let size = envelope.payload.len() + envelope.public_key.len() + envelope.signature.len();
-    if size > TX_BYTES_MAX {
-        return Err(TxError::TooLarge(size));
-    }
-    let public_key: [u8; 33] = parse_hex(&envelope.public_key).ok_or_else(|| {
-        TxError::InvalidPublicKey("expected 66 hex characters (33-byte compressed SEC1 key)".into())
-    })?;
-    let signature: [u8; 64] = parse_hex(&envelope.signature).ok_or_else(|| {
-        TxError::InvalidSignature("expected 128 hex characters (64-byte r || s)".into())
-    })?;
+    let (public_key, signature) = envelope.decode_fields()?;
     decode_checked(envelope, chain_id, public_key, signature)
 }
 
@@ -346,8 +359,8 @@ pub fn decode_verified(envelope: Envelope, chain_id: &str) -> Result<VerifiedTx,
 fn decode_checked(
     envelope: Envelope,
     chain_id: &str,
-    public_key: [u8; 33],
-    signature: [u8; 64],
+    public_key: [u8; PUBLIC_KEY_BYTES],
+    signature: [u8; SIGNATURE_BYTES],
 ) -> Result<VerifiedTx, TxError> {
     let payload: Payload = serde_json::from_str(&envelope.payload)
         .map_err(|e| TxError::Malformed(format!("payload: {e}")))?;
