@@ -4,7 +4,7 @@
 # with latency percentiles and the node's CPU per transaction by stage. Prints Markdown; records
 # figures in $VELLUM_PERF_FIGURES when set (bench/run.sh).
 #
-#   bash bench/e2e.sh            # full: about 4 minutes
+#   bash bench/e2e.sh            # full: about 5 minutes
 #   bash bench/e2e.sh --smoke    # seconds: checks that the part still runs
 #
 # Expects target/release/vellum and target/release/loadgen (cargo build --release -p vellum-node).
@@ -14,8 +14,10 @@ cd "$(dirname "$0")/.."
 smoke=""
 [ "${1:-}" = "--smoke" ] && smoke=1
 
+# run_mode MODE [BATCH]: without BATCH the sweep of one transaction per request; with it the
+# maximum (closed loop) of BATCH transactions per `POST /v1/transactions/batch`.
 run_mode() {
-    local mode=$1 dir pid url
+    local mode=$1 batch=${2:-} dir pid url
     dir=$(mktemp -d)
     target/release/vellum node --listen 127.0.0.1:0 --data-dir "$dir/data" \
         > "$dir/node.out" 2> "$dir/node.log" &
@@ -31,11 +33,15 @@ run_mode() {
         kill "$pid" 2>/dev/null || true
         return 1
     fi
-    local args=(--txs 60000 --phase-secs 10 --fixed-rate 5000)
-    [ -n "$smoke" ] && args=(--txs 1000 --phase-secs 0.5 --fixed-rate 500)
+    local args=(--connections 256 --sweep --txs 60000 --phase-secs 10 --fixed-rate 5000)
+    [ -n "$smoke" ] && args=(--connections 256 --sweep --txs 1000 --phase-secs 0.5 --fixed-rate 500)
+    if [ -n "$batch" ]; then
+        args=(--connections 64 --batch "$batch" --txs 120000)
+        [ -n "$smoke" ] && args=(--connections 8 --batch "$batch" --txs 2000)
+    fi
     local status=0
-    target/release/loadgen --url "$url" --connections 256 --client-threads 2 \
-        --node-pid "$pid" --mode "$mode" --sweep "${args[@]}" || status=$?
+    target/release/loadgen --url "$url" --client-threads 2 \
+        --node-pid "$pid" --mode "$mode" "${args[@]}" || status=$?
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     rm -rf "$dir"
@@ -47,3 +53,9 @@ echo "\`wait\`: each request is \`?wait=true\`, answered after the durable commi
 echo "\`stream\`: answered at admission (202); the commit is seen on \`GET /v1/stream\`."
 run_mode wait
 run_mode stream
+echo
+echo "### Bulk submission: 64 transactions per \`POST /v1/transactions/batch\`, 64 connections"
+echo
+run_mode wait 64
+echo
+run_mode stream 64

@@ -152,15 +152,36 @@ pub struct EventsPage {
     pub next: Option<String>,
 }
 
+/// One envelope's outcome in `POST /v1/transactions/batch`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BatchItem {
+    /// The envelope's transaction hash.
+    pub tx_hash: String,
+    /// `pending` (admitted), `committed` (waited for, with the receipt) or `refused`.
+    pub status: String,
+    /// The receipt, when committed.
+    pub receipt: Option<Receipt>,
+    /// Why it was refused, or why its commit was not seen in time.
+    pub error: Option<ErrorDetail>,
+}
+
+#[derive(Deserialize)]
+struct BatchAnswer {
+    results: Vec<BatchItem>,
+}
+
 #[derive(Deserialize)]
 struct ErrorBody {
     error: ErrorDetail,
 }
 
-#[derive(Deserialize)]
-struct ErrorDetail {
-    code: String,
-    message: String,
+/// The `error` part of a SPEC.md section 4 error body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ErrorDetail {
+    /// The snake_case code.
+    pub code: String,
+    /// The node's message.
+    pub message: String,
 }
 
 #[derive(Deserialize)]
@@ -278,6 +299,34 @@ impl Client {
     /// Submits an envelope and waits for its receipt.
     pub fn submit_wait(&self, envelope: &Envelope) -> Result<Receipt, ClientError> {
         self.post("/v1/transactions?wait=true", envelope)
+    }
+
+    /// Submits envelopes in one request (`POST /v1/transactions/batch`, at most
+    /// [`crate::limits::BATCH_TXS_MAX`]): one outcome per envelope, in order. With `wait`, the
+    /// answer comes once every admitted transaction is committed (or the node's wait ends).
+    pub fn submit_batch(
+        &self,
+        envelopes: &[Envelope],
+        wait: bool,
+    ) -> Result<Vec<BatchItem>, ClientError> {
+        let path = if wait {
+            "/v1/transactions/batch?wait=true"
+        } else {
+            "/v1/transactions/batch"
+        };
+        let answer: BatchAnswer =
+            self.post(path, &serde_json::json!({ "transactions": envelopes }))?;
+        if answer.results.len() != envelopes.len() {
+            return Err(ClientError::Decode {
+                url: format!("{}{path}", self.base),
+                reason: format!(
+                    "{} outcomes for {} envelopes",
+                    answer.results.len(),
+                    envelopes.len()
+                ),
+            });
+        }
+        Ok(answer.results)
     }
 
     /// `GET /v1/transactions/{hash}`.

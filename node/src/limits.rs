@@ -3,6 +3,9 @@
 
 /// Largest accepted envelope (HTTP body), in bytes: room for a 2 MiB module in base64.
 pub const TX_BYTES_MAX: usize = 3 * 1024 * 1024;
+/// Most envelopes in one `POST /v1/transactions/batch`. The batch's body is also bounded by
+/// the API's body limit, so this is reached only with small transactions.
+pub const BATCH_TXS_MAX: usize = 1024;
 /// Fuel a transaction gets when its payload names none.
 pub const FUEL_DEFAULT: u64 = 10_000_000;
 /// Largest fuel limit a transaction may ask for.

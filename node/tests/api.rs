@@ -1006,3 +1006,163 @@ async fn stream_sends_committed_blocks_and_filtered_events_and_ends_at_shutdown(
     let (status, body) = api.call("GET", "/v1/stream", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 }
+
+/// `POST /v1/transactions/batch`: each envelope gets the single route's checks, in order, and
+/// its own outcome; only a request that is not a batch is refused as a whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_admits_each_envelope_in_order_with_its_own_outcome() {
+    let api = Api::new(ApiConfig::default());
+    let (alice, bob, carol) = (key("alice"), key("bob"), key("carol"));
+    let custody = setup_custody(&api, &alice).await;
+    let contract = vellum_node::chain::parse_hex(&custody).unwrap();
+    let register = |k: &k256::ecdsa::SigningKey, nonce: u64, doc: &str| {
+        signed(
+            k,
+            nonce,
+            execute(
+                &contract,
+                json!({"register": {"document_id": doc, "sha256": DOC}}),
+            ),
+        )
+    };
+    let hash_of = |e: &Envelope| hex::encode(vellum_node::chain::sha256(&[e.payload.as_bytes()]));
+    let first = register(&alice, 2, "batch-a");
+    // Nonce 3 right behind nonce 2: admitted only because the batch keeps its order.
+    let second = register(&alice, 3, "batch-b");
+    let mut forged = register(&bob, 0, "batch-c");
+    let mut signature = hex::decode(&forged.signature).unwrap();
+    signature[7] ^= 1;
+    forged.signature = hex::encode(signature);
+    let gapped = register(&carol, 5, "batch-d");
+    let batch = [
+        first.clone(),
+        second.clone(),
+        forged.clone(),
+        second.clone(),
+        gapped.clone(),
+    ];
+    let (status, answer) = api
+        .call(
+            "POST",
+            "/v1/transactions/batch?wait=true",
+            Some(&json!({ "transactions": batch })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), batch.len(), "{answer}");
+    for (item, envelope) in results.iter().zip(&batch) {
+        assert_eq!(item["tx_hash"], hash_of(envelope), "{item}");
+    }
+    for (i, doc) in [(0, "batch-a"), (1, "batch-b")] {
+        let item = &results[i];
+        assert_eq!(item["status"], "committed", "{item}");
+        assert!(item.get("error").is_none(), "{item}");
+        let receipt = &item["receipt"];
+        assert_eq!(receipt["success"], true, "{item}");
+        assert_eq!(receipt["tx_hash"], item["tx_hash"], "{item}");
+        assert_eq!(receipt["nonce"], i as u64 + 2, "{item}");
+        assert_eq!(
+            receipt["events"][0]["attributes"]["document_id"], doc,
+            "{item}"
+        );
+    }
+    for (i, code) in [
+        (2, "invalid_signature"),
+        (3, "duplicate_transaction"),
+        (4, "nonce_gap"),
+    ] {
+        let item = &results[i];
+        assert_eq!(item["status"], "refused", "{item}");
+        assert_eq!(item["error"]["code"], code, "{item}");
+        assert!(!item["error"]["message"].as_str().unwrap().is_empty());
+        assert!(item.get("receipt").is_none(), "{item}");
+    }
+    // The refused ones were counted by reason, like single submissions.
+    let (_, _, metrics) = api
+        .raw(
+            Request::builder()
+                .uri("/metrics")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains(r#"reason="nonce_gap"} 1"#),
+        "metrics do not count the refusal:\n{metrics}"
+    );
+
+    // Without `wait`: admitted and pending, then committed like any transaction.
+    let third = register(&alice, 4, "batch-e");
+    let (status, answer) = api
+        .call(
+            "POST",
+            "/v1/transactions/batch",
+            Some(&json!({ "transactions": [third] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["results"][0]["status"], "pending", "{answer}");
+    let hash = hash_of(&third);
+    let mut committed = Value::Null;
+    for _ in 0..500 {
+        let (status, tx) = api
+            .call("GET", &format!("/v1/transactions/{hash}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{tx}");
+        if tx["status"] == "committed" {
+            committed = tx;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(committed["receipt"]["success"], true, "{committed}");
+
+    // Requests that are not a batch are refused whole, with the SPEC error body.
+    let too_many = vec![third.clone(); vellum_node::limits::BATCH_TXS_MAX + 1];
+    let cases: Vec<(String, &str)> = vec![
+        ("{bad".into(), "malformed_json"),
+        (json!({"transactions": []}).to_string(), "empty_batch"),
+        (serde_json::to_string(&[&third]).unwrap(), "invalid_body"),
+        (
+            json!({"transactions": [third], "extra": 1}).to_string(),
+            "invalid_body",
+        ),
+        (
+            json!({"transactions": [{"payload": 1}]}).to_string(),
+            "invalid_body",
+        ),
+        (
+            json!({ "transactions": too_many }).to_string(),
+            "batch_too_large",
+        ),
+    ];
+    for (body, code) in cases {
+        let (status, _, answer) = api
+            .raw(
+                Request::builder()
+                    .method("POST")
+                    .uri("/v1/transactions/batch")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body.clone()))
+                    .unwrap(),
+            )
+            .await;
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        let what = format!("batch body {}", &body[..body.len().min(60)]);
+        assert_spec_error(status, &answer, code, &what);
+    }
+    let (status, answer) = api.call("GET", "/v1/transactions/batch", None).await;
+    assert_spec_error(
+        status,
+        &answer,
+        "method_not_allowed",
+        "GET on the batch route",
+    );
+    let (_, doc) = api.call("GET", "/v1/openapi.json", None).await;
+    assert!(
+        doc["paths"]["/v1/transactions/batch"]["post"].is_object(),
+        "the batch route is missing from the OpenAPI document"
+    );
+}

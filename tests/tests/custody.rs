@@ -8,6 +8,7 @@
 use k256::ecdsa::SigningKey;
 use serde_json::{Value, json};
 use vellum_e2e::{Node, vellum, vellum_json, vellum_ok, workspace};
+use vellum_node::chain::tx::{Action, address_of_signing_key, payload_json, sign};
 use vellum_node::client::{Client, address_hex, output};
 
 const DOC: &str = "5d41402abc4b2a76b9719d911017c592ae3a5a8f29d5b2a3f8f5bd2d6e8c1e0f";
@@ -140,6 +141,41 @@ fn custody_flow_through_the_client() {
     let tx = client.transaction(&register.tx_hash).unwrap();
     assert_eq!(tx.status, "committed");
     assert_eq!(tx.receipt.unwrap().block_height, register.block_height);
+    // Bulk registration: two of carol's documents in one request, consecutive nonces in order.
+    let chain_id = client.chain_id().unwrap();
+    let next = client.next_nonce(&address_hex(&carol)).unwrap();
+    let envelopes: Vec<_> = ["d2", "d3"]
+        .iter()
+        .enumerate()
+        .map(|(nonce, doc)| {
+            let action = Action::Execute {
+                contract: custody.clone(),
+                msg: serde_json::value::to_raw_value(
+                    &json!({"register": {"document_id": doc, "sha256": DOC}}),
+                )
+                .unwrap(),
+            };
+            let payload = payload_json(
+                &chain_id,
+                &address_of_signing_key(&carol),
+                next + nonce as u64,
+                None,
+                &action,
+            );
+            sign(&payload, &carol)
+        })
+        .collect();
+    let items = client.submit_batch(&envelopes, true).unwrap();
+    assert_eq!(items.len(), 2);
+    for item in &items {
+        assert_eq!(item.status, "committed", "{:?}", item.error);
+        assert!(item.receipt.as_ref().is_some_and(|r| r.success), "{item:?}");
+    }
+    let owner = client
+        .query(&custody, &json!({"document": {"document_id": "d3"}}))
+        .unwrap();
+    assert_eq!(owner["custodian"], address_hex(&carol), "{owner}");
+
     let latest = client.latest_block().unwrap();
     assert_eq!(
         latest.prev_hash,
@@ -151,7 +187,7 @@ fn custody_flow_through_the_client() {
     let data = dir.path().join("data");
     let report = vellum_json(&["verify", "--data-dir", data.to_str().unwrap()]);
     assert_eq!(report["ok"], true);
-    assert_eq!(report["txs"], 8);
+    assert_eq!(report["txs"], 10);
     assert_eq!(report["blocks"], latest.height);
 
     // A restarted node serves the same chain.

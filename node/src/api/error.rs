@@ -24,7 +24,7 @@ pub struct ErrorBody {
 }
 
 /// Inside [`ErrorBody`].
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable snake_case code, e.g. `stale_nonce`.
     pub code: String,
@@ -63,6 +63,14 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
+    /// The body's `error` part, for answers that carry several outcomes (a batch).
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code.to_string(),
+            message: self.message.clone(),
+        }
+    }
+
     /// 500 for a fault that is not the client's: logged in full, answered without detail.
     pub fn internal(what: impl std::fmt::Display) -> Self {
         tracing::error!(error = %what, "internal error while serving a request");
@@ -77,10 +85,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_string(),
-                message: self.message,
-            },
+            error: self.detail(),
         };
         (self.status, Json(body)).into_response()
     }

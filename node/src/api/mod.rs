@@ -211,6 +211,7 @@ pub fn app(state: ApiState) -> Router {
     let cluster = state.cluster.clone();
     let router = Router::new()
         .route("/v1/transactions", post(routes::submit_transaction))
+        .route("/v1/transactions/batch", post(routes::submit_batch))
         .route("/v1/transactions/{hash}", get(routes::get_transaction))
         .route("/v1/contracts/{address}", get(routes::get_contract))
         .route(

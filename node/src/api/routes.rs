@@ -26,6 +26,7 @@ use crate::chain::tx::{Envelope, Op};
 use crate::chain::{Address, Hash, parse_hex};
 use crate::execute::ContractMeta;
 use crate::ledger::QueryError;
+use crate::limits::BATCH_TXS_MAX;
 use crate::store::{Snapshot, keys};
 
 // ---------------------------------------------------------------------------------------------
@@ -60,6 +61,49 @@ pub struct SubmitParams {
 pub struct TxSubmitted {
     /// Hex SHA-256 of the payload bytes.
     pub tx_hash: String,
+}
+
+/// `POST /v1/transactions/batch` body, for the OpenAPI document.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+#[schema(as = BatchRequest)]
+struct BatchRequestDoc {
+    /// 1 to 1,024 envelopes, admitted in this order.
+    transactions: Vec<EnvelopeDoc>,
+}
+
+/// `POST /v1/transactions/batch` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The envelopes, admitted in this order (so one account's nonces may follow each other).
+    pub transactions: Vec<Envelope>,
+}
+
+/// One envelope's outcome in a [`BatchAnswer`].
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchItem {
+    /// Hex SHA-256 of the payload bytes (also for a refused envelope).
+    pub tx_hash: String,
+    /// `pending` (admitted), `committed` (with `?wait=true`, beside its receipt) or `refused`
+    /// (beside the error that a single `POST /v1/transactions` would have answered). With
+    /// `?wait=true` an admitted transaction not committed in time stays `pending`, with the
+    /// `wait_timeout` or `not_committed` error.
+    pub status: String,
+    /// The receipt, once committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub receipt: Option<Box<RawValue>>,
+    /// Why the envelope was refused, or why its commit was not seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<super::ErrorDetail>,
+}
+
+/// `200` answer of `POST /v1/transactions/batch`: one item per envelope, in order.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchAnswer {
+    /// The outcomes, in the order of the request's envelopes.
+    pub results: Vec<BatchItem>,
 }
 
 /// A receipt (SPEC.md section 3), for the OpenAPI document.
@@ -220,6 +264,7 @@ pub struct EventsPage {
     ),
     paths(
         submit_transaction,
+        submit_batch,
         get_transaction,
         get_contract,
         query_contract,
@@ -236,6 +281,9 @@ pub struct EventsPage {
     components(schemas(
         ErrorBody,
         EnvelopeDoc,
+        BatchRequestDoc,
+        BatchItem,
+        BatchAnswer,
         ReceiptDoc,
         TxSubmitted,
         TxStatus,
@@ -373,24 +421,149 @@ pub async fn submit_transaction(
     let wait = Duration::from_millis(state.config.wait_timeout_ms);
     match tokio::time::timeout(wait, receiver).await {
         Ok(Ok(receipt)) => Ok((StatusCode::OK, Json(&*receipt)).into_response()),
-        Ok(Err(_)) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_committed",
-            format!(
-                "transaction {tx_hash} was admitted but the block pipeline stopped before acknowledging it; \
-                 it may or may not be committed (a commit that failed may still have reached the disk): \
-                 GET /v1/transactions/{tx_hash} says which"
-            ),
-        )),
-        Err(_) => Err(ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "wait_timeout",
-            format!(
-                "transaction {tx_hash} was admitted but not committed within {} ms; poll GET /v1/transactions/{tx_hash}",
-                state.config.wait_timeout_ms
-            ),
-        )),
+        Ok(Err(_)) => Err(not_committed(&tx_hash)),
+        Err(_) => Err(wait_timeout(&tx_hash, state.config.wait_timeout_ms)),
     }
+}
+
+/// Submits up to [`BATCH_TXS_MAX`] signed transactions in one request (an extension of
+/// SPEC.md: bulk ingestion, e.g. a registry importing its archive). Each envelope gets exactly
+/// the checks and refusals of `POST /v1/transactions`, in order, and its own outcome in the
+/// answer; one refused envelope does not refuse the others. The batch as a whole is refused
+/// (4xx, SPEC error body) only when it is not a batch: malformed, empty or too large.
+#[utoipa::path(post, path = "/v1/transactions/batch", tag = "transactions",
+    request_body = BatchRequestDoc, params(SubmitParams),
+    responses(
+        (status = 200, description = "every envelope's outcome, in order", body = BatchAnswer),
+        (status = 400, description = "malformed, or no envelope", body = ErrorBody),
+        (status = 413, description = "more than 1,024 envelopes, or too many bytes", body = ErrorBody),
+        (status = 415, description = "the body is not sent as `application/json`", body = ErrorBody),
+        (status = 503, description = "shutting down", body = ErrorBody),
+    ))]
+pub async fn submit_batch(
+    State(state): State<ApiState>,
+    params: Result<Query<SubmitParams>, QueryRejection>,
+    body: Result<Json<BatchRequest>, JsonRejection>,
+) -> Result<Json<BatchAnswer>, ApiError> {
+    let Query(params) = params?;
+    let Json(BatchRequest { transactions }) = body?;
+    if transactions.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_batch",
+            "the batch holds no transaction; send 1 to 1024 envelopes in `transactions`",
+        ));
+    }
+    if transactions.len() > BATCH_TXS_MAX {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "the batch holds {} transactions; send at most {BATCH_TXS_MAX} per request",
+                transactions.len()
+            ),
+        ));
+    }
+    // One hop to the blocking pool for the whole batch: its signature checks (and any
+    // deploy's compilation) are CPU-bound, and admission must follow the request's order.
+    let ledger = state.ledger.clone();
+    let admitted = state
+        .blocking(move || {
+            transactions
+                .into_iter()
+                .map(|envelope| {
+                    let hash = crate::chain::sha256(&[envelope.payload.as_bytes()]);
+                    let outcome = ledger.submit(envelope).map(|(_, receiver)| receiver);
+                    (hash, outcome)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await?;
+    let wait = params.wait.unwrap_or(false);
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(state.config.wait_timeout_ms);
+    let mut results = Vec::with_capacity(admitted.len());
+    for (hash, outcome) in admitted {
+        let tx_hash = hex::encode(hash);
+        let item = match outcome {
+            Err(e) => {
+                state.metrics.refused(e.code());
+                let e = ApiError::from(e);
+                BatchItem {
+                    tx_hash,
+                    status: "refused".into(),
+                    receipt: None,
+                    error: Some(e.detail()),
+                }
+            }
+            Ok(receiver) => {
+                state.metrics.txs_admitted.fetch_add(1, Ordering::Relaxed);
+                if !wait {
+                    BatchItem {
+                        tx_hash,
+                        status: "pending".into(),
+                        receipt: None,
+                        error: None,
+                    }
+                } else {
+                    match tokio::time::timeout_at(deadline, receiver).await {
+                        Ok(Ok(receipt)) => BatchItem {
+                            tx_hash,
+                            status: "committed".into(),
+                            receipt: Some(
+                                serde_json::value::to_raw_value(&*receipt)
+                                    .map_err(ApiError::internal)?,
+                            ),
+                            error: None,
+                        },
+                        Ok(Err(_)) => {
+                            let e = not_committed(&tx_hash);
+                            BatchItem {
+                                tx_hash,
+                                status: "pending".into(),
+                                receipt: None,
+                                error: Some(e.detail()),
+                            }
+                        }
+                        Err(_) => {
+                            let e = wait_timeout(&tx_hash, state.config.wait_timeout_ms);
+                            BatchItem {
+                                tx_hash,
+                                status: "pending".into(),
+                                receipt: None,
+                                error: Some(e.detail()),
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        results.push(item);
+    }
+    Ok(Json(BatchAnswer { results }))
+}
+
+/// `?wait=true`: admitted, but the pipeline stopped before acknowledging the transaction.
+fn not_committed(tx_hash: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_committed",
+        format!(
+            "transaction {tx_hash} was admitted but the block pipeline stopped before acknowledging it; \
+             it may or may not be committed (a commit that failed may still have reached the disk): \
+             GET /v1/transactions/{tx_hash} says which"
+        ),
+    )
+}
+
+/// `?wait=true`: admitted, but not committed within the wait.
+fn wait_timeout(tx_hash: &str, wait_timeout_ms: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "wait_timeout",
+        format!(
+            "transaction {tx_hash} was admitted but not committed within {wait_timeout_ms} ms; poll GET /v1/transactions/{tx_hash}"
+        ),
+    )
 }
 
 /// A transaction's status, with its receipt once committed.

@@ -97,6 +97,12 @@ struct Args {
     /// `stream` mode: most transactions sent and not yet seen committed (closed loop).
     #[arg(long, default_value_t = 8192)]
     max_pending: usize,
+    /// Transactions per request: 1 sends each with `POST /v1/transactions`; more sends a
+    /// connection's next B transactions (still in nonce order) with one `POST
+    /// /v1/transactions/batch` (at most 1,024). In an open loop a batch leaves when its last
+    /// transaction is due, and every transaction's latency still counts from its own due time.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    batch: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -120,6 +126,58 @@ struct Job {
     due: Duration,
     /// Hex hash of the transaction (SHA-256 of its payload bytes).
     hash: String,
+}
+
+/// One request's transactions: one, or a batch.
+type Chunk = Vec<Job>;
+
+/// The body of a request carrying `chunk`: the envelope itself, or a batch of them.
+fn body_of(chunk: &mut Chunk) -> Vec<u8> {
+    if let [job] = chunk.as_mut_slice() {
+        return std::mem::take(&mut job.body);
+    }
+    let mut body = b"{\"transactions\":[".to_vec();
+    for (i, job) in chunk.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&job.body);
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
+/// What the loadgen reads of a `POST /v1/transactions/batch` answer.
+#[derive(serde::Deserialize)]
+struct BatchAnswer {
+    results: Vec<BatchOutcome>,
+}
+
+#[derive(serde::Deserialize)]
+struct BatchOutcome {
+    status: String,
+    #[serde(default)]
+    receipt: Option<ReceiptSuccess>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReceiptSuccess {
+    success: bool,
+}
+
+/// Parses a batch answer for `n` transactions.
+fn batch_outcomes(bytes: &[u8], n: usize) -> Result<Vec<BatchOutcome>, String> {
+    let answer: BatchAnswer =
+        serde_json::from_slice(bytes).map_err(|e| format!("unparsable batch answer: {e}"))?;
+    if answer.results.len() != n {
+        return Err(format!(
+            "batch answer with {} outcomes for {n} transactions",
+            answer.results.len()
+        ));
+    }
+    Ok(answer.results)
 }
 
 #[derive(Default)]
@@ -314,6 +372,18 @@ fn phase(
     rate: Option<f64>,
 ) -> Result<PhaseResult> {
     let k = per_conn.len();
+    let batch = usize::from(args.batch);
+    let per_conn: Vec<Vec<Chunk>> = per_conn
+        .into_iter()
+        .map(|jobs| {
+            let mut chunks = Vec::new();
+            let mut jobs = jobs.into_iter().peekable();
+            while jobs.peek().is_some() {
+                chunks.push(jobs.by_ref().take(batch).collect());
+            }
+            chunks
+        })
+        .collect();
     let base = args.url.trim_end_matches('/').to_string();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.client_threads.max(1))
@@ -326,7 +396,6 @@ fn phase(
         .timeout(Duration::from_secs(60))
         .build()?;
     let metrics_http = reqwest::blocking::Client::new();
-    let url = format!("{base}/v1/transactions?wait=true");
     let open_loop = rate.is_some();
     let height_before = client.status()?.height;
     let node_before = args
@@ -334,7 +403,7 @@ fn phase(
         .and_then(|p| node_cpu(p, &metrics_http, &base));
     let client_before = procstat::process_cpu(None);
     let (stats, started, finished) = match args.mode {
-        Mode::Wait => runtime.block_on(run_wait(http, url, per_conn, open_loop)),
+        Mode::Wait => runtime.block_on(run_wait(http, base.clone(), per_conn, open_loop)),
         Mode::Stream => runtime.block_on(run_stream(
             http,
             base.clone(),
@@ -381,63 +450,78 @@ type Outcome = (ConnStats, tokio::time::Instant, tokio::time::Instant);
 /// `--mode wait`: every request waits for its commit.
 async fn run_wait(
     http: reqwest::Client,
-    url: String,
-    per_conn: Vec<Vec<Job>>,
+    base: String,
+    per_conn: Vec<Vec<Chunk>>,
     open_loop: bool,
 ) -> Outcome {
+    let single = format!("{base}/v1/transactions?wait=true");
+    let batch = format!("{base}/v1/transactions/batch?wait=true");
     let started = tokio::time::Instant::now() + Duration::from_millis(50);
     let tasks: Vec<_> = per_conn
         .into_iter()
-        .map(|jobs| {
-            let (http, url) = (http.clone(), url.clone());
+        .map(|chunks| {
+            let (http, single, batch) = (http.clone(), single.clone(), batch.clone());
             tokio::spawn(async move {
-                let mut stats = ConnStats {
-                    latencies: Vec::with_capacity(jobs.len()),
-                    ..ConnStats::default()
-                };
-                for job in jobs {
-                    let due = started + job.due;
-                    tokio::time::sleep_until(due).await;
-                    let from = if open_loop {
-                        due
-                    } else {
-                        tokio::time::Instant::now()
-                    };
+                let mut stats = ConnStats::default();
+                for mut chunk in chunks {
+                    let Some(last) = chunk.last() else { continue };
+                    tokio::time::sleep_until(started + last.due).await;
+                    let now = tokio::time::Instant::now();
+                    let froms: Vec<tokio::time::Instant> = chunk
+                        .iter()
+                        .map(|j| if open_loop { started + j.due } else { now })
+                        .collect();
+                    let url = if chunk.len() == 1 { &single } else { &batch };
                     let answer = http
-                        .post(&url)
+                        .post(url)
                         .header("content-type", "application/json")
-                        .body(job.body)
+                        .body(body_of(&mut chunk))
                         .send()
                         .await;
-                    let ok = match answer {
-                        Ok(r) if r.status() == reqwest::StatusCode::OK => {
-                            // A receipt: a committed transaction, successful or not.
-                            match r.bytes().await {
-                                Ok(b) => {
-                                    if !b.windows(14).any(|w| w == b"\"success\":true") {
-                                        stats.failed += 1;
-                                    }
-                                    true
-                                }
-                                Err(e) => {
-                                    stats.errors.push(e.to_string());
-                                    false
-                                }
+                    let bytes = match answer {
+                        Ok(r) if r.status() == reqwest::StatusCode::OK => match r.bytes().await {
+                            Ok(b) => b,
+                            Err(e) => {
+                                stats.errors.push(e.to_string());
+                                continue;
                             }
-                        }
+                        },
                         Ok(r) => {
                             let status = r.status();
                             let text = r.text().await.unwrap_or_default();
                             stats.errors.push(format!("HTTP {status}: {text}"));
-                            false
+                            continue;
                         }
                         Err(e) => {
                             stats.errors.push(e.to_string());
-                            false
+                            continue;
                         }
                     };
-                    if ok {
-                        stats.latencies.push(from.elapsed());
+                    if chunk.len() == 1 {
+                        // A receipt: a committed transaction, successful or not.
+                        if !bytes.windows(14).any(|w| w == b"\"success\":true") {
+                            stats.failed += 1;
+                        }
+                        stats.latencies.push(froms[0].elapsed());
+                        continue;
+                    }
+                    match batch_outcomes(&bytes, chunk.len()) {
+                        Ok(outcomes) => {
+                            for (o, from) in outcomes.into_iter().zip(froms) {
+                                match (o.status.as_str(), o.receipt) {
+                                    ("committed", Some(receipt)) => {
+                                        if !receipt.success {
+                                            stats.failed += 1;
+                                        }
+                                        stats.latencies.push(from.elapsed());
+                                    }
+                                    (status, _) => stats
+                                        .errors
+                                        .push(format!("{status}: {}", o.error.unwrap_or_default())),
+                                }
+                            }
+                        }
+                        Err(e) => stats.errors.push(e),
                     }
                 }
                 (stats, tokio::time::Instant::now())
@@ -464,16 +548,17 @@ async fn run_wait(
 async fn run_stream(
     http: reqwest::Client,
     base: String,
-    per_conn: Vec<Vec<Job>>,
+    per_conn: Vec<Vec<Chunk>>,
     open_loop: bool,
     max_pending: usize,
 ) -> Result<Outcome> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
-    let total: usize = per_conn.iter().map(Vec::len).sum();
+    let total: usize = per_conn.iter().flatten().map(Vec::len).sum();
     let index: Arc<std::collections::HashMap<String, usize>> = Arc::new(
         per_conn
             .iter()
+            .flatten()
             .flatten()
             .map(|j| (j.hash.clone(), j.id))
             .collect(),
@@ -561,45 +646,77 @@ async fn run_stream(
         })
     };
 
-    let url = format!("{base}/v1/transactions");
+    let single = format!("{base}/v1/transactions");
+    let batch = format!("{base}/v1/transactions/batch");
     let started = tokio::time::Instant::now() + Duration::from_millis(50);
     let tasks: Vec<_> = per_conn
         .into_iter()
-        .map(|jobs| {
-            let (http, url, from_ns, pending) =
-                (http.clone(), url.clone(), from_ns.clone(), pending.clone());
+        .map(|chunks| {
+            let (http, single, batch, from_ns, pending) = (
+                http.clone(),
+                single.clone(),
+                batch.clone(),
+                from_ns.clone(),
+                pending.clone(),
+            );
             tokio::spawn(async move {
                 let mut errors = Vec::new();
-                for job in jobs {
-                    let due = started + job.due;
-                    tokio::time::sleep_until(due).await;
-                    let from = if open_loop {
-                        due
-                    } else {
-                        match pending.acquire().await {
+                for mut chunk in chunks {
+                    let Some(last) = chunk.last() else { continue };
+                    let n = chunk.len();
+                    tokio::time::sleep_until(started + last.due).await;
+                    if !open_loop {
+                        match pending.acquire_many(n as u32).await {
                             Ok(p) => p.forget(),
                             Err(_) => break,
                         }
-                        tokio::time::Instant::now()
-                    };
-                    from_ns[job.id].store(since(from), Ordering::Release);
+                    }
+                    let now = tokio::time::Instant::now();
+                    for job in &chunk {
+                        let from = if open_loop { started + job.due } else { now };
+                        from_ns[job.id].store(since(from), Ordering::Release);
+                    }
+                    let url = if n == 1 { &single } else { &batch };
                     let answer = http
-                        .post(&url)
+                        .post(url)
                         .header("content-type", "application/json")
-                        .body(job.body)
+                        .body(body_of(&mut chunk))
                         .send()
                         .await;
                     match answer {
-                        Ok(r) if r.status() == reqwest::StatusCode::ACCEPTED => {}
+                        Ok(r) if n == 1 && r.status() == reqwest::StatusCode::ACCEPTED => {}
+                        Ok(r) if n > 1 && r.status() == reqwest::StatusCode::OK => {
+                            let outcomes = match r.bytes().await {
+                                Ok(b) => batch_outcomes(&b, n),
+                                Err(e) => Err(e.to_string()),
+                            };
+                            match outcomes {
+                                Ok(outcomes) => {
+                                    for o in outcomes.into_iter().filter(|o| o.status != "pending")
+                                    {
+                                        errors.push(format!(
+                                            "{}: {}",
+                                            o.status,
+                                            o.error.unwrap_or_default()
+                                        ));
+                                        pending.add_permits(1);
+                                    }
+                                }
+                                Err(e) => {
+                                    errors.push(e);
+                                    pending.add_permits(n);
+                                }
+                            }
+                        }
                         Ok(r) => {
                             let status = r.status();
                             let text = r.text().await.unwrap_or_default();
                             errors.push(format!("HTTP {status}: {text}"));
-                            pending.add_permits(1);
+                            pending.add_permits(n);
                         }
                         Err(e) => {
                             errors.push(e.to_string());
-                            pending.add_permits(1);
+                            pending.add_permits(n);
                         }
                     }
                 }
@@ -626,10 +743,10 @@ async fn run_stream(
     Ok((stats, started, finished))
 }
 
-fn report(r: &PhaseResult, k: usize, rate: Option<f64>, mode: Mode, quiet: bool) {
+fn report(r: &PhaseResult, k: usize, batch: u16, rate: Option<f64>, mode: Mode, quiet: bool) {
     say!(
         quiet,
-        "mode: {}, {k} connections, {}",
+        "mode: {}, {k} connections, {}{}",
         match rate {
             Some(r) => format!("open loop at {r:.0} tx/s"),
             None => "closed loop".to_string(),
@@ -638,6 +755,11 @@ fn report(r: &PhaseResult, k: usize, rate: Option<f64>, mode: Mode, quiet: bool)
             Mode::Wait => "?wait=true (answered after the durable commit)",
             Mode::Stream =>
                 "answered at admission (202), commits seen on /v1/stream (execution success not checked)",
+        },
+        if batch > 1 {
+            format!(", {batch} transactions per request (POST /v1/transactions/batch)")
+        } else {
+            String::new()
         }
     );
     say!(
@@ -743,7 +865,20 @@ fn run(args: Args) -> Result<()> {
         signed(&plan(args.txs, first_rate))?,
         first_rate,
     )?;
-    report(&max, k, first_rate, args.mode, args.sweep);
+    report(&max, k, args.batch, first_rate, args.mode, args.sweep);
+    let mode = match args.mode {
+        Mode::Wait => "wait",
+        Mode::Stream => "stream",
+    };
+    // Figures keep their names for one transaction per request; batches get their own.
+    let mode_key = if args.batch > 1 {
+        format!("{mode}_batch{}", args.batch)
+    } else {
+        mode.to_string()
+    };
+    if first_rate.is_none() {
+        procstat::record_figure(&format!("e2e.{mode_key}.max_tx_per_s"), max.tx_per_s());
+    }
     if !args.sweep {
         return Ok(());
     }
@@ -759,25 +894,27 @@ fn run(args: Args) -> Result<()> {
         let txs = (rate * args.phase_secs).ceil().max(1.0) as usize;
         eprintln!();
         let r = phase(&args, &client, signed(&plan(txs, Some(rate)))?, Some(rate))?;
-        report(&r, k, Some(rate), args.mode, true);
+        report(&r, k, args.batch, Some(rate), args.mode, true);
         rows.push((name, Some(rate), r));
     }
-    let mode = match args.mode {
-        Mode::Wait => "wait",
-        Mode::Stream => "stream",
-    };
-    procstat::record_figure(&format!("e2e.{mode}.max_tx_per_s"), top);
     for (_, rate, r) in &rows {
         if let Some(rate) = rate
             && args.fixed_rate.contains(rate)
         {
             procstat::record_figure(
-                &format!("e2e.{mode}.p99_at_{rate:.0}_ns"),
+                &format!("e2e.{mode_key}.p99_at_{rate:.0}_ns"),
                 percentile(&r.latencies, 0.99).as_nanos() as f64,
             );
         }
     }
-    println!("\n### End to end over HTTP (`loadgen --sweep --mode {mode}`, {k} connections)\n");
+    let batch_arg = if args.batch > 1 {
+        format!(" --batch {}", args.batch)
+    } else {
+        String::new()
+    };
+    println!(
+        "\n### End to end over HTTP (`loadgen --sweep --mode {mode}{batch_arg}`, {k} connections)\n"
+    );
     println!(
         "| load | offered tx/s | committed tx/s | p50 ms | p99 ms | p999 ms | tx/block | node CPU µs/tx: HTTP | signature | execution | commit | other | loadgen µs/tx |"
     );

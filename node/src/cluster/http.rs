@@ -164,11 +164,16 @@ async fn remove(
     Ok(Json(c.status()))
 }
 
-/// Sends `POST /v1/transactions` on to the leader when this node is not it.
+/// Sends `POST /v1/transactions` and `POST /v1/transactions/batch` on to the leader when this
+/// node is not it.
 async fn forward(State(cluster): State<Arc<Cluster>>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST || request.uri().path() != "/v1/transactions" {
+    let path = request.uri().path();
+    if request.method() != Method::POST
+        || (path != "/v1/transactions" && path != "/v1/transactions/batch")
+    {
         return next.run(request).await;
     }
+    let path = path.to_string();
     let started = tokio::time::Instant::now();
     let leader = loop {
         if cluster.is_leader() {
@@ -213,7 +218,7 @@ async fn forward(State(cluster): State<Arc<Cluster>>, request: Request, next: Ne
         .query()
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
-    let url = format!("{}/v1/transactions{query}", leader.1.trim_end_matches('/'));
+    let url = format!("{}{path}{query}", leader.1.trim_end_matches('/'));
     let mut out = cluster
         .http()
         .post(&url)
