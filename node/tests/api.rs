@@ -1137,6 +1137,12 @@ async fn batch_admits_each_envelope_in_order_with_its_own_outcome() {
             json!({ "transactions": too_many }).to_string(),
             "batch_too_large",
         ),
+        // Not of the wire's shape: the request is not a batch of envelopes.
+        (
+            json!({"transactions": [third, {"payload": "{}", "public_key": "zz", "signature": ""}]})
+                .to_string(),
+            "invalid_public_key",
+        ),
     ];
     for (body, code) in cases {
         let (status, _, answer) = api

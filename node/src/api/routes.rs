@@ -32,8 +32,10 @@ use crate::store::{Snapshot, keys};
 // ---------------------------------------------------------------------------------------------
 // Wire types.
 
-/// `POST /v1/transactions` body (SPEC.md section 2).
-#[derive(Debug, ToSchema)]
+/// `POST /v1/transactions` body (SPEC.md section 2). `Deserialize` only so that the schema
+/// says what the node enforces: no field but these (`additionalProperties: false`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 #[schema(as = Envelope)]
 struct EnvelopeDoc {
@@ -63,12 +65,15 @@ pub struct TxSubmitted {
     pub tx_hash: String,
 }
 
-/// `POST /v1/transactions/batch` body, for the OpenAPI document.
-#[derive(Debug, ToSchema)]
+/// `POST /v1/transactions/batch` body, for the OpenAPI document (`Deserialize` as for
+/// [`EnvelopeDoc`]).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 #[schema(as = BatchRequest)]
 struct BatchRequestDoc {
     /// 1 to 1,024 envelopes, admitted in this order.
+    #[schema(min_items = 1, max_items = 1024)]
     transactions: Vec<EnvelopeDoc>,
 }
 
@@ -462,6 +467,19 @@ pub async fn submit_batch(
                 transactions.len()
             ),
         ));
+    }
+    // An envelope that is not even of the wire's shape (size, hex key and signature: what the
+    // OpenAPI document states) makes the request not a batch of envelopes: refused whole, so a
+    // client bug is not reported as a transaction-level refusal.
+    for (i, envelope) in transactions.iter().enumerate() {
+        if let Err(e) = envelope.decode_fields() {
+            let e = ApiError::from(e);
+            return Err(ApiError::new(
+                e.status,
+                e.code,
+                format!("transaction {i} of the batch: {}", e.message),
+            ));
+        }
     }
     // One hop to the blocking pool for the whole batch: its signature checks (and any
     // deploy's compilation) are CPU-bound, and admission must follow the request's order.

@@ -42,8 +42,10 @@ impl Envelope {
     }
 
     /// Checks the size and decodes the key and signature hex: the first steps of both
-    /// [`verify_envelope`] and [`decode_verified`].
-    fn decode_fields(&self) -> Result<([u8; PUBLIC_KEY_BYTES], [u8; SIGNATURE_BYTES]), TxError> {
+    /// [`verify_envelope`] and [`decode_verified`], and the wire-shape check of a batch.
+    pub fn decode_fields(
+        &self,
+    ) -> Result<([u8; PUBLIC_KEY_BYTES], [u8; SIGNATURE_BYTES]), TxError> {
         let size = self.size();
         if size > TX_BYTES_MAX {
             return Err(TxError::TooLarge(size));
