@@ -435,7 +435,8 @@ pub async fn submit_transaction(
 /// SPEC.md: bulk ingestion, e.g. a registry importing its archive). Each envelope gets exactly
 /// the checks and refusals of `POST /v1/transactions`, in order, and its own outcome in the
 /// answer; one refused envelope does not refuse the others. The batch as a whole is refused
-/// (4xx, SPEC error body) only when it is not a batch: malformed, empty or too large.
+/// (4xx, SPEC error body) only when it is not a batch of envelopes: malformed, empty, too
+/// large, or an envelope not of the wire's shape (see `docs/api.md`).
 #[utoipa::path(post, path = "/v1/transactions/batch", tag = "transactions",
     request_body = BatchRequestDoc, params(SubmitParams),
     responses(
