@@ -24,7 +24,7 @@ pub struct ErrorBody {
 }
 
 /// Inside [`ErrorBody`].
-#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable snake_case code, e.g. `stale_nonce`.
     pub code: String,

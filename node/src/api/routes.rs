@@ -86,7 +86,7 @@ pub struct BatchRequest {
 }
 
 /// One envelope's outcome in a [`BatchAnswer`].
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BatchItem {
     /// Hex SHA-256 of the payload bytes (also for a refused envelope).
     pub tx_hash: String,
@@ -94,18 +94,29 @@ pub struct BatchItem {
     /// (beside the error that a single `POST /v1/transactions` would have answered). With
     /// `?wait=true` an admitted transaction not committed in time stays `pending`, with the
     /// `wait_timeout` or `not_committed` error.
-    pub status: String,
-    /// The receipt, once committed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: &'static str,
+    /// The receipt, once committed (serialized as it is, not copied to text first).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "shared_receipt"
+    )]
     #[schema(value_type = Option<Object>)]
-    pub receipt: Option<Box<RawValue>>,
+    pub receipt: Option<std::sync::Arc<Receipt>>,
     /// Why the envelope was refused, or why its commit was not seen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<super::ErrorDetail>,
 }
 
+/// Serializes the receipt a waiter got (shared with the block's other waiters and the stream).
+fn shared_receipt<S: serde::Serializer>(
+    receipt: &Option<std::sync::Arc<Receipt>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    receipt.as_deref().serialize(serializer)
+}
+
 /// `200` answer of `POST /v1/transactions/batch`: one item per envelope, in order.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BatchAnswer {
     /// The outcomes, in the order of the request's envelopes.
     pub results: Vec<BatchItem>,
@@ -503,60 +514,33 @@ pub async fn submit_batch(
     let mut results = Vec::with_capacity(admitted.len());
     for (hash, outcome) in admitted {
         let tx_hash = hex::encode(hash);
-        let item = match outcome {
+        let (status, receipt, error) = match outcome {
             Err(e) => {
                 state.metrics.refused(e.code());
-                let e = ApiError::from(e);
-                BatchItem {
-                    tx_hash,
-                    status: "refused".into(),
-                    receipt: None,
-                    error: Some(e.detail()),
-                }
+                ("refused", None, Some(ApiError::from(e).detail()))
             }
             Ok(receiver) => {
                 state.metrics.txs_admitted.fetch_add(1, Ordering::Relaxed);
                 if !wait {
-                    BatchItem {
-                        tx_hash,
-                        status: "pending".into(),
-                        receipt: None,
-                        error: None,
-                    }
+                    ("pending", None, None)
                 } else {
                     match tokio::time::timeout_at(deadline, receiver).await {
-                        Ok(Ok(receipt)) => BatchItem {
-                            tx_hash,
-                            status: "committed".into(),
-                            receipt: Some(
-                                serde_json::value::to_raw_value(&*receipt)
-                                    .map_err(ApiError::internal)?,
-                            ),
-                            error: None,
-                        },
-                        Ok(Err(_)) => {
-                            let e = not_committed(&tx_hash);
-                            BatchItem {
-                                tx_hash,
-                                status: "pending".into(),
-                                receipt: None,
-                                error: Some(e.detail()),
-                            }
-                        }
+                        Ok(Ok(receipt)) => ("committed", Some(receipt), None),
+                        Ok(Err(_)) => ("pending", None, Some(not_committed(&tx_hash).detail())),
                         Err(_) => {
                             let e = wait_timeout(&tx_hash, state.config.wait_timeout_ms);
-                            BatchItem {
-                                tx_hash,
-                                status: "pending".into(),
-                                receipt: None,
-                                error: Some(e.detail()),
-                            }
+                            ("pending", None, Some(e.detail()))
                         }
                     }
                 }
             }
         };
-        results.push(item);
+        results.push(BatchItem {
+            tx_hash,
+            status,
+            receipt,
+            error,
+        });
     }
     Ok(Json(BatchAnswer { results }))
 }
