@@ -545,7 +545,23 @@ fn a_cut_off_member_cannot_commit_alone_and_a_wiped_one_rejoins_through_a_snapsh
     }
     let majority = wait_leader_not(&urls[..2], Some(isolated), Duration::from_secs(10));
     assert_ne!(majority, isolated);
-    let h3 = status(&urls[2]).unwrap()["height"].as_u64().unwrap();
+    // Entries member 3 received as committed before the cut may still be applying: read its
+    // height once it has held still for half a second (CI once saw 84 → 85 right after the cut).
+    let height3 = || status(&urls[2]).unwrap()["height"].as_u64().unwrap();
+    let settle_deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut h3 = height3();
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = height3();
+        if now == h3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < settle_deadline,
+            "the isolated member's height kept moving after the cut: {h3} → {now}"
+        );
+        h3 = now;
+    }
     // Member 3 alone: what is submitted there is not committed (its leader is unreachable or
     // it has none), and its chain does not move.
     let key = SigningKey::from_slice(&[99; 32]).unwrap();

@@ -149,6 +149,27 @@ fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
         leader,
     } = three_members(root.path(), 30);
 
+    // A batch sent to a follower is forwarded to the leader, like a single transaction, and
+    // each of its transactions is committed in order.
+    let follower = &urls[leader as usize % 3];
+    let key = SigningKey::from_slice(&[9; 32]).unwrap();
+    let signer = address_of_signing_key(&key);
+    let action = Action::Execute {
+        contract: "00".repeat(20),
+        msg: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+    };
+    let envelopes: Vec<_> = (0..2)
+        .map(|n| sign(&payload_json(CHAIN, &signer, n, None, &action), &key))
+        .collect();
+    let items = Client::new(follower)
+        .unwrap()
+        .submit_batch(&envelopes, true)
+        .unwrap();
+    for (n, item) in items.iter().enumerate() {
+        assert_eq!(item.status, "committed", "{item:?}");
+        assert_eq!(item.receipt.as_ref().map(|r| r.nonce), Some(n as u64));
+    }
+
     let targets = Arc::new(Mutex::new(urls.clone()));
     let stop = Arc::new(AtomicBool::new(false));
     let acked: Acked = Arc::default();
