@@ -1171,4 +1171,11 @@ async fn batch_admits_each_envelope_in_order_with_its_own_outcome() {
         doc["paths"]["/v1/transactions/batch"]["post"].is_object(),
         "the batch route is missing from the OpenAPI document"
     );
+    // The schema's bound is a literal in an attribute: it must stay the node's limit.
+    assert_eq!(
+        doc["components"]["schemas"]["BatchRequest"]["properties"]["transactions"]["maxItems"],
+        vellum_node::limits::BATCH_TXS_MAX,
+        "{}",
+        doc["components"]["schemas"]["BatchRequest"]
+    );
 }

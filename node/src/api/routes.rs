@@ -72,7 +72,8 @@ pub struct TxSubmitted {
 #[allow(dead_code)]
 #[schema(as = BatchRequest)]
 struct BatchRequestDoc {
-    /// 1 to 1,024 envelopes, admitted in this order.
+    /// 1 to 1,024 envelopes, admitted in this order. The attribute takes a literal: it is
+    /// [`BATCH_TXS_MAX`], which `tests/api.rs` checks against the served document.
     #[schema(min_items = 1, max_items = 1024)]
     transactions: Vec<EnvelopeDoc>,
 }
@@ -467,7 +468,9 @@ pub async fn submit_batch(
     if transactions.is_empty() {
         return Err(ApiError::bad_request(
             "empty_batch",
-            "the batch holds no transaction; send 1 to 1024 envelopes in `transactions`",
+            format!(
+                "the batch holds no transaction; send 1 to {BATCH_TXS_MAX} envelopes in `transactions`"
+            ),
         ));
     }
     if transactions.len() > BATCH_TXS_MAX {
