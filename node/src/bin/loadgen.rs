@@ -101,7 +101,8 @@ struct Args {
     /// connection's next B transactions (still in nonce order) with one `POST
     /// /v1/transactions/batch` (at most 1,024). In an open loop a batch leaves when its last
     /// transaction is due, and every transaction's latency still counts from its own due time.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=vellum_node::limits::BATCH_TXS_MAX as i64))]
     batch: u16,
 }
 
@@ -821,6 +822,15 @@ fn run(args: Args) -> Result<()> {
         {
             bail!("{what} must be a positive number");
         }
+    }
+    // A closed-loop `stream` connection takes a whole batch's permits at once: with fewer
+    // permits than a batch it would wait forever.
+    if args.mode == Mode::Stream && args.max_pending < usize::from(args.batch) {
+        bail!(
+            "--max-pending ({}) must be at least --batch ({})",
+            args.max_pending,
+            args.batch
+        );
     }
     let client = Client::new(&args.url)?;
     let status = client
