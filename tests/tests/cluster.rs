@@ -63,7 +63,14 @@ fn height(url: &str) -> u64 {
         .map_or(0, |s| s.height)
 }
 
-fn converge(urls: &[String], min: u64, within: Duration) -> (u64, String, String) {
+/// Waits until every member's latest block is the same, at height `min` or above. On failure
+/// the panic shows each member's tip and the end of the log of each one that differs.
+fn converge(
+    urls: &[String],
+    logs: &[std::path::PathBuf],
+    min: u64,
+    within: Duration,
+) -> (u64, String, String) {
     let deadline = Instant::now() + within;
     loop {
         let tips: Vec<Option<(u64, String, String)>> = urls
@@ -79,7 +86,24 @@ fn converge(urls: &[String], min: u64, within: Duration) -> (u64, String, String
         {
             return first.clone();
         }
-        assert!(Instant::now() < deadline, "no convergence: {tips:?}");
+        if Instant::now() >= deadline {
+            let behind: String = tips
+                .iter()
+                .zip(logs)
+                .filter(|(t, _)| t.as_ref() != tips.iter().flatten().max())
+                .map(|(_, log)| {
+                    let text = std::fs::read_to_string(log).unwrap_or_default();
+                    let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    format!(
+                        "\n--- {} (last 40 lines)\n{}",
+                        log.display(),
+                        tail.join("\n")
+                    )
+                })
+                .collect();
+            panic!("no convergence: {tips:?}{behind}");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -238,7 +262,8 @@ fn three_processes_survive_a_sigkilled_leader_and_a_wiped_node() {
     }
     let acked = acked.lock().unwrap().clone();
     let top = acked.iter().map(|a| a.1).max().unwrap();
-    let tip = converge(&urls, top, Duration::from_secs(30));
+    let logs: Vec<_> = dirs.iter().map(|d| d.with_extension("log")).collect();
+    let tip = converge(&urls, &logs, top, Duration::from_secs(30));
     eprintln!("{} acknowledged; every node at {tip:?}", acked.len());
     for u in &urls {
         let c = Client::new(u).unwrap();
@@ -415,7 +440,11 @@ fn a_diverging_member_halts_loudly_and_the_others_go_on() {
     }
     let acked = acked.lock().unwrap().clone();
     let top = acked.iter().map(|a| a.1).max().unwrap();
-    let tip = converge(&healthy, top, Duration::from_secs(20));
+    let healthy_logs: Vec<_> = (0..3)
+        .filter(|i| *i != fi)
+        .map(|i| dirs[i].with_extension("log"))
+        .collect();
+    let tip = converge(&healthy, &healthy_logs, top, Duration::from_secs(20));
     assert!(tip.0 > frozen, "{tip:?} vs the halted member's {frozen}");
     assert_eq!(
         c.status().unwrap().height,
