@@ -1,6 +1,11 @@
 //! The mempool: verified transactions waiting for a block, bounded in count and bytes,
 //! deduplicated by hash, and in nonce order per account by construction (a transaction is
 //! admitted only with exactly the account's next nonce, counting those already admitted).
+//!
+//! A block may commit a transaction this pool still holds in its queue: on a cluster member
+//! that has just become leader, a client's retry can be admitted while the old leader's block
+//! holding the same transaction is in the Raft log but not applied yet. [`Mempool::committed`]
+//! then takes it out of the queue, so that it is never proposed a second time.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -21,7 +26,9 @@ struct Account {
 pub struct Mempool {
     queue: VecDeque<VerifiedTx>,
     bytes: usize,
-    known: HashSet<Hash>,
+    /// Every transaction admitted and not yet committed, and whether it is still in `queue`
+    /// (`false` once [`Mempool::take`] handed it out for a block).
+    known: HashMap<Hash, bool>,
     accounts: HashMap<Address, Account>,
     txs_max: usize,
     bytes_max: usize,
@@ -39,7 +46,7 @@ impl Mempool {
         Self {
             queue: VecDeque::new(),
             bytes: 0,
-            known: HashSet::new(),
+            known: HashMap::new(),
             accounts: HashMap::new(),
             txs_max,
             bytes_max,
@@ -55,7 +62,7 @@ impl Mempool {
 
     /// Whether the pool knows this transaction (queued or being committed).
     pub fn contains(&self, hash: &Hash) -> bool {
-        self.known.contains(hash)
+        self.known.contains_key(hash)
     }
 
     /// Admits `tx` if its nonce is the account's next one and there is room. `committed` is the
@@ -65,7 +72,7 @@ impl Mempool {
         tx: VerifiedTx,
         committed: impl FnOnce() -> u64,
     ) -> Result<(), TxError> {
-        if self.known.contains(&tx.hash) {
+        if self.known.contains_key(&tx.hash) {
             return Err(TxError::Duplicate(hex::encode(tx.hash)));
         }
         let expected = match self.accounts.get(&tx.signer) {
@@ -97,7 +104,7 @@ impl Mempool {
         account.next_nonce = expected + 1;
         account.outstanding += 1;
         self.bytes += tx.size();
-        self.known.insert(tx.hash);
+        self.known.insert(tx.hash, true);
         self.queue.push_back(tx);
         Ok(())
     }
@@ -114,22 +121,45 @@ impl Mempool {
             bytes += tx.size();
             if let Some(tx) = self.queue.pop_front() {
                 self.bytes -= tx.size();
+                if let Some(queued) = self.known.get_mut(&tx.hash) {
+                    *queued = false;
+                }
                 out.push(tx);
             }
         }
         out
     }
 
-    /// Forgets transactions whose block is committed (their nonces are now in the store).
+    /// Forgets transactions whose block is committed (their nonces are now in the store),
+    /// including any still queued here, which a block proposed elsewhere committed first.
     pub fn committed(&mut self, txs: &[VerifiedTx]) {
+        let mut still_queued = HashSet::new();
         for tx in txs {
-            self.known.remove(&tx.hash);
+            match self.known.remove(&tx.hash) {
+                Some(true) => {
+                    still_queued.insert(tx.hash);
+                }
+                Some(false) => {}
+                // Not admitted here (a block another member proposed): nothing to forget.
+                None => continue,
+            }
             if let Some(a) = self.accounts.get_mut(&tx.signer) {
                 a.outstanding = a.outstanding.saturating_sub(1);
                 if a.outstanding == 0 {
                     self.accounts.remove(&tx.signer);
                 }
             }
+        }
+        if !still_queued.is_empty() {
+            let mut bytes = self.bytes;
+            self.queue.retain(|q| {
+                let keep = !still_queued.contains(&q.hash);
+                if !keep {
+                    bytes -= q.size();
+                }
+                keep
+            });
+            self.bytes = bytes;
         }
     }
 
@@ -252,5 +282,44 @@ mod tests {
         // Nothing outstanding: the account is forgotten and its committed nonce rules.
         assert_eq!(pool.next_nonce(&first[0].signer, 5), 5);
         assert!(pool.is_empty() && pool.bytes() == 0);
+    }
+
+    /// A cluster member that has just become leader can admit a client's retry of a
+    /// transaction that the old leader's block, still unapplied in its Raft log, also holds.
+    /// Applying that block must take the transaction out of the queue: proposed again, it
+    /// would be in the chain twice (CI's cluster test saw the chain fail verification after a
+    /// leader was killed).
+    #[test]
+    fn a_queued_transaction_committed_by_another_block_is_never_taken() {
+        let mut pool = Mempool::default();
+        let (t0, t1, t2) = (tx(1, 0, 0), tx(1, 1, 0), tx(2, 0, 0));
+        pool.admit(t0.clone(), || 0).unwrap();
+        pool.admit(t1.clone(), || 0).unwrap();
+        pool.admit(t2.clone(), || 0).unwrap();
+        // Another member's block commits t0 and t1 before this pool handed them out, and a
+        // transaction this pool never saw.
+        pool.committed(&[t0.clone(), t1.clone(), tx(3, 0, 0)]);
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool.bytes(), t2.size());
+        assert!(!pool.contains(&t0.hash) && !pool.contains(&t1.hash));
+        // The account's nonces now come from the store, which has t0 and t1.
+        assert_eq!(pool.next_nonce(&t0.signer, 2), 2);
+        let block = pool.take(10, usize::MAX);
+        assert_eq!(
+            block.iter().map(|t| t.hash).collect::<Vec<_>>(),
+            [t2.hash],
+            "only the transaction no block committed yet"
+        );
+        // Taken, then committed as usual: nothing left, and a retry of t0 is no longer known
+        // to the pool (the store refuses it: its nonce is spent).
+        pool.committed(&block);
+        assert!(pool.is_empty() && pool.bytes() == 0);
+        assert_eq!(
+            pool.admit(t0, || 2),
+            Err(TxError::StaleNonce {
+                expected: 2,
+                got: 0
+            })
+        );
     }
 }
