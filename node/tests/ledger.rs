@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use vellum_node::chain::block::Receipt;
 use vellum_node::chain::{Address, merkle, sha256};
 use vellum_node::execute::{BlockContext, StateBase, execute_block, genesis};
-use vellum_node::ledger::{Ledger, LedgerConfig};
+use vellum_node::ledger::{Ledger, LedgerConfig, Proposal};
 use vellum_node::store::{CommitBatch, Store};
 use vellum_node::verify::verify_chain;
 use vellum_runtime::{Runtime, RuntimeConfig};
@@ -382,4 +382,49 @@ fn tampering_with_a_block_a_receipt_a_state_entry_or_an_index_is_named_by_verifi
     store.tamper("events", &extra, &[7u8; 32]).unwrap();
     let e = verify(&store).unwrap_err().to_string();
     assert!(e.contains("rows") && e.contains("table events"), "{e}");
+}
+
+/// A replicated node (docs/cluster.md) that has just become leader can admit a client's retry
+/// of a transaction that the old leader's block, committed in Raft but not applied here yet,
+/// also holds. Applying that block acknowledges the retry with that block's receipt and leaves
+/// it out of the next proposal: proposed again, the transaction would be in the chain twice,
+/// and a node verifying the chain (a snapshot install, `vellum verify`) would refuse it.
+#[test]
+fn a_block_applied_from_the_log_takes_its_transactions_out_of_the_next_proposal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LedgerConfig::new(dir.path(), CHAIN);
+    config.replicated = true;
+    let ledger = Ledger::open(config).unwrap();
+    let alice = key("alice");
+    let action = execute(&[7u8; 20], json!({}));
+    let retry = signed(&alice, 0, action.clone());
+    let (hash, acked) = ledger.submit(retry.clone()).unwrap();
+    ledger.submit(signed(&alice, 1, action)).unwrap();
+    assert_eq!(ledger.mempool_len(), 2);
+
+    // The old leader's block, holding the same transaction, arrives through the log.
+    let (tip, tip_hash) = ledger.tip();
+    let old_leaders = Proposal {
+        context: BlockContext {
+            height: tip.height + 1,
+            timestamp_ms: tip.timestamp_ms,
+            prev_hash: tip_hash,
+            prev_state_root: tip.state_root,
+        },
+        txs: vec![ledger.verify(retry).unwrap()],
+    };
+    ledger.apply(old_leaders, Vec::new()).unwrap();
+    let receipt = acked.blocking_recv().unwrap();
+    assert_eq!(receipt.block_height, tip.height + 1);
+    assert_eq!(ledger.mempool_len(), 1, "only nonce 1 is left");
+
+    // This node's own next proposal holds nonce 1 alone, and the chain verifies.
+    let next = ledger.order_next().unwrap();
+    assert_eq!(next.txs.iter().map(|t| t.nonce).collect::<Vec<_>>(), [1]);
+    assert_ne!(next.txs[0].hash, hash);
+    ledger.apply(next, Vec::new()).unwrap();
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let report = verify_chain(ledger.store(), CHAIN, &runtime, &mut |_, _| {}).unwrap();
+    assert_eq!(report.txs, 2);
+    assert_eq!(report.blocks, tip.height + 2);
 }
