@@ -104,6 +104,11 @@ pub enum StoreError {
     /// Stored bytes do not decode: the store was damaged or tampered with.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// A block holds a transaction the chain already has. Nothing of the block is written.
+    /// Only a bug in ordering can cause it; the node halts rather than let the transaction's
+    /// index point at a second copy.
+    #[error("transaction {0} is already in the chain: a block may not hold it again")]
+    DuplicateTx(String),
 }
 
 macro_rules! from_redb {
@@ -354,7 +359,10 @@ impl Store {
             // Hashes are random: inserting them in key order touches each B-tree page once.
             by_hash.sort_unstable_by(|a, b| a.0.cmp(b.0));
             for (hash, at) in by_hash {
-                index.insert(hash.as_slice(), at.as_slice())?;
+                // redb hands back the value an insert replaces, so this check costs nothing.
+                if index.insert(hash.as_slice(), at.as_slice())?.is_some() {
+                    return Err(StoreError::DuplicateTx(hex::encode(hash)));
+                }
             }
             let mut receipts = txn.open_table(RECEIPTS)?;
             for (i, (_, bytes)) in batch.receipts.iter().enumerate() {

@@ -428,3 +428,50 @@ fn a_block_applied_from_the_log_takes_its_transactions_out_of_the_next_proposal(
     assert_eq!(report.txs, 2);
     assert_eq!(report.blocks, tip.height + 2);
 }
+
+/// Should ordering ever propose a committed transaction again, the store refuses the block
+/// whole and the node halts, rather than point the transaction's index at a second copy.
+#[test]
+fn a_block_holding_a_committed_transaction_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LedgerConfig::new(dir.path(), CHAIN);
+    config.replicated = true;
+    let ledger = Ledger::open(config).unwrap();
+    let alice = key("alice");
+    let tx = |nonce| {
+        ledger
+            .verify(signed(&alice, nonce, execute(&[7u8; 20], json!({}))))
+            .unwrap()
+    };
+    let (t0, t1) = (tx(0), tx(1));
+    let on_tip = |txs| {
+        let (tip, hash) = ledger.tip();
+        Proposal {
+            context: BlockContext {
+                height: tip.height + 1,
+                timestamp_ms: tip.timestamp_ms,
+                prev_hash: hash,
+                prev_state_root: tip.state_root,
+            },
+            txs,
+        }
+    };
+    ledger.apply(on_tip(vec![t0.clone()]), Vec::new()).unwrap();
+    let before = ledger.tip().1;
+    let err = ledger
+        .apply(on_tip(vec![t1.clone(), t0.clone()]), Vec::new())
+        .unwrap_err();
+    assert!(err.to_string().contains("already in the chain"), "{err}");
+    assert!(ledger.halted().is_some());
+    assert_eq!(ledger.tip().1, before);
+    let store = ledger.store();
+    assert!(
+        !store.has_tx(&t1.hash).unwrap(),
+        "nothing of the block was written"
+    );
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.tx_position(&t0.hash).unwrap(), Some((1, 0)));
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let report = verify_chain(store, CHAIN, &runtime, &mut |_, _| {}).unwrap();
+    assert_eq!((report.blocks, report.txs), (1, 1));
+}

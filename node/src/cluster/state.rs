@@ -31,6 +31,21 @@ use crate::store::Store;
 
 type Entry = openraft::Entry<TypeConfig>;
 type Membership = StoredMembership<NodeId, openraft::BasicNode>;
+/// A snapshot this node holds to send: its metadata and image.
+type Held = (SnapshotMeta<NodeId, openraft::BasicNode>, Arc<Vec<u8>>);
+
+/// Keeps the newer of the held snapshot and `offered`, by the last log entry each covers. A
+/// build that began before an install finished must not replace the installed, newer image:
+/// the node would then send, as leader, a snapshot older than its purged log, and a follower
+/// that needs it would never catch up.
+fn keep_newer(held: &mut Option<Held>, offered: Held) {
+    if held
+        .as_ref()
+        .is_none_or(|(meta, _)| meta.last_log_id <= offered.0.last_log_id)
+    {
+        *held = Some(offered);
+    }
+}
 
 /// Key of the last applied log id in the chain's `meta` table.
 const APPLIED: &str = "raft_applied";
@@ -50,7 +65,7 @@ fn sm_err(e: impl std::fmt::Display) -> StorageError<NodeId> {
 pub struct StateMachine {
     ledger: Arc<Ledger>,
     data_dir: PathBuf,
-    current: Arc<Mutex<Option<(SnapshotMeta<NodeId, openraft::BasicNode>, Arc<Vec<u8>>)>>>,
+    current: Arc<Mutex<Option<Held>>>,
 }
 
 impl StateMachine {
@@ -63,10 +78,7 @@ impl StateMachine {
         }
     }
 
-    fn lock_current(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Option<(SnapshotMeta<NodeId, openraft::BasicNode>, Arc<Vec<u8>>)>>
-    {
+    fn lock_current(&self) -> std::sync::MutexGuard<'_, Option<Held>> {
         self.current.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -93,7 +105,7 @@ impl StateMachine {
             snapshot_id: format!("{}-{height}", last_log_id.map_or(0, |l| l.index)),
         };
         let image = Arc::new(image);
-        *self.lock_current() = Some((meta.clone(), image.clone()));
+        keep_newer(&mut self.lock_current(), (meta.clone(), image.clone()));
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(image.to_vec())),
@@ -244,7 +256,7 @@ impl StateMachine {
             .put_meta(&[(APPLIED, &applied), (MEMBERSHIP, &membership)])
             .map_err(sm_err)?;
         self.ledger.reload_tip().map_err(sm_err)?;
-        *self.lock_current() = Some((meta.clone(), Arc::new(image)));
+        keep_newer(&mut self.lock_current(), (meta.clone(), Arc::new(image)));
         tracing::info!(snapshot = %meta.snapshot_id, height = self.ledger.tip().0.height,
             "installed a verified snapshot");
         Ok(())
@@ -333,5 +345,34 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             // After a restart nothing is cached: the chain is always there to snapshot.
             None => self.blocking(|me| me.build()).await.map(Some),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::{CommittedLeaderId, LogId};
+
+    fn held(index: Option<u64>) -> Held {
+        let last_log_id = index.map(|i| LogId::new(CommittedLeaderId::new(2, 1), i));
+        let meta = SnapshotMeta {
+            last_log_id,
+            last_membership: Membership::default(),
+            snapshot_id: format!("{index:?}"),
+        };
+        (meta, Arc::new(vec![index.map_or(0, |i| i as u8)]))
+    }
+
+    #[test]
+    fn an_older_snapshot_never_replaces_a_newer_one() {
+        let mut current = None;
+        keep_newer(&mut current, held(Some(30)));
+        keep_newer(&mut current, held(Some(90)));
+        // A build that began before the install of 90 finished.
+        keep_newer(&mut current, held(Some(60)));
+        keep_newer(&mut current, held(None));
+        let (meta, image) = current.unwrap();
+        assert_eq!(meta.last_log_id.map(|l| l.index), Some(90));
+        assert_eq!(*image, vec![90]);
     }
 }
