@@ -287,8 +287,8 @@ mod tests {
     /// A cluster member that has just become leader can admit a client's retry of a
     /// transaction that the old leader's block, still unapplied in its Raft log, also holds.
     /// Applying that block must take the transaction out of the queue: proposed again, it
-    /// would be in the chain twice (CI's cluster test saw the chain fail verification after a
-    /// leader was killed).
+    /// would be in the chain twice, and a node verifying the chain would refuse it (the likely
+    /// cause of a CI failure of the cluster test after a leader was killed).
     #[test]
     fn a_queued_transaction_committed_by_another_block_is_never_taken() {
         let mut pool = Mempool::default();

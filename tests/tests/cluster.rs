@@ -93,13 +93,9 @@ fn converge(
                 .filter(|(t, _)| t.as_ref() != tips.iter().flatten().max())
                 .map(|(_, log)| {
                     let text = std::fs::read_to_string(log).unwrap_or_default();
-                    let tail: Vec<&str> = text.lines().rev().take(40).collect();
-                    let tail: Vec<&str> = tail.into_iter().rev().collect();
-                    format!(
-                        "\n--- {} (last 40 lines)\n{}",
-                        log.display(),
-                        tail.join("\n")
-                    )
+                    let lines: Vec<&str> = text.lines().collect();
+                    let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+                    format!("\n--- {} (last 40 lines)\n{tail}", log.display())
                 })
                 .collect();
             panic!("no convergence: {tips:?}{behind}");
