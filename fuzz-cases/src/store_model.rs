@@ -2,7 +2,8 @@
 //! compared, after every one, with a simple in-memory model (one `BTreeMap` per table).
 //!
 //! Operations: block commits (`Store::commit` with a header or none, transaction records valid
-//! or not, receipts, state writes and removals, event-index entries), reopening the database,
+//! or not, receipts, state writes and removals, event-index entries; a block holding a
+//! transaction hash the index already has is refused whole), reopening the database,
 //! taking snapshots and keeping them across later commits (a snapshot must keep seeing the state
 //! it was taken at), tampering with raw table bytes (the test hooks), the chain-id check, and
 //! every read of `Snapshot` and `Store`: gets, ranged scans (including empty and reversed
@@ -45,6 +46,14 @@ pub struct Model {
 }
 
 impl Model {
+    /// Whether the store refuses `b` (`StoreError::DuplicateTx`, nothing written): it holds a
+    /// transaction hash the index already has.
+    fn refuses(&self, b: &CommitBatch) -> bool {
+        b.txs
+            .iter()
+            .any(|(hash, _)| self.tx_index.contains_key(hash.as_slice()))
+    }
+
     fn commit(&mut self, b: &CommitBatch) {
         if let Some(h) = &b.header {
             self.headers.insert(h.height, h.encode().to_vec());
@@ -615,8 +624,16 @@ pub fn check(ops: &[Op], dir: &Path) {
     for op in ops {
         match op {
             Op::Commit(b) => {
-                store.commit(b).unwrap_or_else(|e| panic!("commit: {e}"));
-                model.commit(b);
+                let got = store.commit(b);
+                if model.refuses(b) {
+                    assert!(
+                        matches!(got, Err(StoreError::DuplicateTx(_))),
+                        "commit of a block holding an indexed transaction: {got:?}"
+                    );
+                } else {
+                    got.unwrap_or_else(|e| panic!("commit: {e}"));
+                    model.commit(b);
+                }
             }
             Op::Reopen => {
                 kept.clear();
