@@ -548,7 +548,7 @@ fn a_cut_off_member_cannot_commit_alone_and_a_wiped_one_rejoins_through_a_snapsh
     // Entries member 3 received as committed before the cut may still be applying: read its
     // height once it has held still for half a second (CI once saw 84 → 85 right after the cut).
     let height3 = || status(&urls[2]).unwrap()["height"].as_u64().unwrap();
-    let settle_deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let settle_deadline = Instant::now() + Duration::from_secs(10);
     let mut h3 = height3();
     loop {
         std::thread::sleep(Duration::from_millis(500));
@@ -557,7 +557,7 @@ fn a_cut_off_member_cannot_commit_alone_and_a_wiped_one_rejoins_through_a_snapsh
             break;
         }
         assert!(
-            std::time::Instant::now() < settle_deadline,
+            Instant::now() < settle_deadline,
             "the isolated member's height kept moving after the cut: {h3} → {now}"
         );
         h3 = now;

@@ -87,10 +87,11 @@ fn converge(
             return first.clone();
         }
         if Instant::now() >= deadline {
+            let highest = tips.iter().flatten().max();
             let behind: String = tips
                 .iter()
                 .zip(logs)
-                .filter(|(t, _)| t.as_ref() != tips.iter().flatten().max())
+                .filter(|(t, _)| t.as_ref() != highest)
                 .map(|(_, log)| {
                     let text = std::fs::read_to_string(log).unwrap_or_default();
                     let lines: Vec<&str> = text.lines().collect();
