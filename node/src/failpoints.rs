@@ -57,7 +57,7 @@ pub const POINTS: &[Point] = &[
     Point {
         name: "store.commit.before_begin",
         can_error: true,
-        doc: "Store::commit: before the redb write transaction opens",
+        doc: "Store::commit_blocks (the applier, after the blocks were acknowledged): before the redb write transaction opens",
     },
     Point {
         name: "store.commit.after_block_rows",
@@ -82,12 +82,12 @@ pub const POINTS: &[Point] = &[
     Point {
         name: "ledger.write.after_commit",
         can_error: false,
-        doc: "writer thread: Store::commit returned, before the tip moves and the mempool forgets the block",
+        doc: "writer thread: the block's journal record flushed (the block is durable), before the tip moves and the receipts go out",
     },
     Point {
         name: "ledger.write.before_acks",
         can_error: false,
-        doc: "writer thread: tip and mempool updated, before any receipt goes to a waiter",
+        doc: "writer thread: tip updated, before any receipt goes to a waiter",
     },
     Point {
         name: "ledger.write.after_acks",

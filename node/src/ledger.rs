@@ -8,10 +8,15 @@
 //!    Replicated, an openraft leader proposes and every node applies the same [`Proposal`].
 //! 2. **Execution** ([`crate::execute::execute_block`]): a pure function of the committed state
 //!    and the proposal, on one executor thread.
-//! 3. **Commit** ([`crate::store::Store::commit`]): one durable redb transaction. Only after it
-//!    returns are receipts handed to waiters, so nothing acknowledged can be lost.
+//! 3. **Commit**. A single node appends the block to its journal ([`crate::journal`]) and
+//!    flushes it; only then are receipts handed to waiters, so nothing acknowledged can be
+//!    lost. The applier thread then writes blocks into redb, several per durable transaction
+//!    ([`crate::store::Store::commit_blocks`]), off the acknowledgement path; readers wait for
+//!    it to reach the tip ([`Ledger::snapshot`]), so a receipt handed out can always be read
+//!    back. A replicated node's Raft log plays the journal's part: it commits each block to
+//!    redb in [`Ledger::apply`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -27,10 +32,14 @@ use crate::chain::block::{Header, Receipt};
 use crate::chain::tx::{Envelope, KeyCache, Op, TxError, VerifiedTx, verify_envelope};
 use crate::chain::{Address, Hash};
 use crate::execute::{BlockContext, ContractMeta, ExecuteError, StateBase, execute_block, genesis};
-use crate::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, PIPELINE_EARLY_BLOCK_TXS_MIN};
+use crate::journal::{Journal, JournalError, JournalRecord};
+use crate::limits::{
+    APPLY_GROUP_BLOCKS_MAX, APPLY_QUEUE_BLOCKS, BLOCK_BYTES_MAX, BLOCK_TXS_MAX,
+    PIPELINE_EARLY_BLOCK_TXS_MIN,
+};
 use crate::mempool::Mempool;
-use crate::procstat::{THREAD_PRODUCER, THREAD_WRITER};
-use crate::store::{CommitBatch, Snapshot, Store, StoreError, keys};
+use crate::procstat::{THREAD_APPLIER, THREAD_PRODUCER, THREAD_WRITER};
+use crate::store::{CommitBatch, Snapshot, Store, StoreError, StoredTx, keys};
 
 /// Committed blocks buffered for each subscriber ([`Ledger::subscribe`]); one that falls
 /// further behind misses the oldest and is told how many.
@@ -72,6 +81,9 @@ pub enum LedgerError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The journal failed, or replaying it at start-up did.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
     /// The runtime failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -111,23 +123,53 @@ type Writes = std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 /// A block executed and on its way to the writer.
 struct InFlight {
+    context: BlockContext,
     txs: Vec<VerifiedTx>,
     executed: crate::execute::ExecutedBlock,
     started: std::time::Instant,
 }
 
-/// Committed state with the writes of the block being written on top.
+/// A block acknowledged (durable in the journal) and on its way to redb.
+struct Acked {
+    txs: Vec<VerifiedTx>,
+    batch: CommitBatch,
+}
+
+/// Committed state with the writes of blocks redb does not hold yet on top (oldest first).
 struct Layered {
     base: Snapshot,
-    top: Arc<Writes>,
+    tops: Vec<Arc<Writes>>,
+}
+
+impl Layered {
+    fn scan_below(
+        &self,
+        layers: usize,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<vellum_runtime::Entries, vellum_runtime::StateError> {
+        match layers.checked_sub(1) {
+            None => StateBase::scan(&self.base, start, end, limit),
+            Some(below) => vellum_runtime::merge_scan(
+                &self.tops[below],
+                &mut |s, e, n| self.scan_below(below, s, e, n),
+                start,
+                end,
+                limit,
+            ),
+        }
+    }
 }
 
 impl StateBase for Layered {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, vellum_runtime::StateError> {
-        match self.top.get(key) {
-            Some(v) => Ok(v.clone()),
-            None => StateBase::get(&self.base, key),
+        for top in self.tops.iter().rev() {
+            if let Some(v) = top.get(key) {
+                return Ok(v.clone());
+            }
         }
+        StateBase::get(&self.base, key)
     }
 
     fn scan(
@@ -136,14 +178,7 @@ impl StateBase for Layered {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<vellum_runtime::Entries, vellum_runtime::StateError> {
-        let base = &self.base;
-        vellum_runtime::merge_scan(
-            &self.top,
-            &mut |s, e, n| StateBase::scan(base, s, e, n),
-            start,
-            end,
-            limit,
-        )
+        self.scan_below(self.tops.len(), start, end, limit)
     }
 }
 
@@ -158,8 +193,13 @@ pub struct LedgerMetrics {
     pub commit_micros_total: AtomicU64,
     /// Sum of time spent executing blocks, microseconds.
     pub execute_micros_total: AtomicU64,
-    /// Sum of time spent writing blocks durably (redb commit), microseconds.
+    /// Sum of time spent making blocks durable before their acknowledgement (the journal's
+    /// append and flush; a replicated node's redb commit), microseconds.
     pub write_micros_total: AtomicU64,
+    /// Sum of time the applier spent writing acknowledged blocks into redb, microseconds.
+    pub apply_micros_total: AtomicU64,
+    /// Durable redb transactions the applier committed (each holds one or more blocks).
+    pub store_commits_total: AtomicU64,
     /// Envelopes verified (signature, payload, chain id), accepted or not.
     pub verified_total: AtomicU64,
     /// Sum of the CPU time those verifications took, nanoseconds (on whichever thread ran them).
@@ -179,7 +219,16 @@ struct Shared {
     /// producer's wait on `wake` cannot miss the writer becoming free.
     blocks_in_writer: AtomicUsize,
     waiters: Mutex<HashMap<Hash, Vec<oneshot::Sender<Arc<Receipt>>>>>,
+    /// The last acknowledged block (redb may not hold it yet: see `applied`).
     tip: Mutex<(Header, Hash)>,
+    /// Blocks executed and not yet in redb, oldest first: height and state writes. The
+    /// producer executes on redb's snapshot with these on top; the applier drops them once
+    /// redb holds them.
+    unapplied: Mutex<VecDeque<(u64, Arc<Writes>)>>,
+    /// Height of the last block redb holds durably. Readers wait for it to reach the tip.
+    applied: Mutex<u64>,
+    /// Signalled when `applied` moves, and at a halt.
+    applied_moved: Condvar,
     blocks: broadcast::Sender<Arc<CommittedBlock>>,
     stopping: AtomicBool,
     halted: Mutex<Option<String>>,
@@ -188,6 +237,8 @@ struct Shared {
     diverged: std::sync::atomic::AtomicBool,
     block_txs_max: usize,
     metrics: LedgerMetrics,
+    /// Blocks replayed from the journal when the ledger opened.
+    replayed: usize,
 }
 
 /// The ledger handle. Cheap to share behind an `Arc`.
@@ -231,7 +282,7 @@ impl Ledger {
             cache_dir: Some(config.data_dir.join("modules")),
         })?;
         let snapshot = store.snapshot()?;
-        let tip = match snapshot.tip_height()? {
+        let mut tip = match snapshot.tip_height()? {
             Some(h) => snapshot
                 .header(h)?
                 .ok_or_else(|| StoreError::Corrupt(format!("tip header {h} missing")))?,
@@ -245,10 +296,25 @@ impl Ledger {
             }
         };
         drop(snapshot);
+        // Blocks acknowledged before a crash (or a shutdown) that redb did not get: replay them.
+        let keys = KeyCache::default();
+        let journal_dir = config.data_dir.join("journal");
+        let records = Journal::recover(&journal_dir)?;
+        let replayed = replay(&store, &runtime, &config.chain_id, &keys, &mut tip, records)?;
+        let journal = if config.replicated {
+            // The Raft log is this node's journal; one left from single-node days is applied.
+            if journal_dir.exists() {
+                std::fs::remove_dir_all(&journal_dir)?;
+            }
+            None
+        } else {
+            Some(Journal::start(&journal_dir)?)
+        };
         // Nothing here may grow with the chain's length: a restart must serve in well under two
         // seconds on a chain of a million transactions (`scale-bench` measures it).
         tracing::info!(
             height = tip.height,
+            replayed,
             store_open_ms,
             ledger_open_ms = opening.elapsed().as_secs_f64() * 1e3,
             "opened the ledger"
@@ -258,27 +324,32 @@ impl Ledger {
             chain_id: config.chain_id,
             store,
             runtime,
-            keys: KeyCache::default(),
+            keys,
             pool: Mutex::new(Mempool::default()),
             wake: Condvar::new(),
             blocks_in_writer: AtomicUsize::new(0),
             waiters: Mutex::new(HashMap::new()),
             tip: Mutex::new((tip, tip.hash())),
+            unapplied: Mutex::new(VecDeque::new()),
+            applied: Mutex::new(tip.height),
+            applied_moved: Condvar::new(),
             blocks,
             stopping: AtomicBool::new(false),
             halted: Mutex::new(None),
             diverged: std::sync::atomic::AtomicBool::new(false),
             block_txs_max: config.block_txs_max.clamp(1, BLOCK_TXS_MAX),
             metrics: LedgerMetrics::default(),
+            replayed,
         });
-        let producer = if config.replicated {
-            None
-        } else {
-            let worker = shared.clone();
-            Some(vellum_runtime::spawn_exec_thread(
-                THREAD_PRODUCER.into(),
-                move || worker.run(),
-            )?)
+        let producer = match journal {
+            None => None,
+            Some(journal) => {
+                let worker = shared.clone();
+                Some(vellum_runtime::spawn_exec_thread(
+                    THREAD_PRODUCER.into(),
+                    move || worker.run(journal),
+                )?)
+            }
         };
         Ok(Self {
             shared,
@@ -301,6 +372,12 @@ impl Ledger {
         *lock(&self.shared.tip)
     }
 
+    /// Blocks replayed from the journal when the ledger opened: acknowledged before a crash,
+    /// not yet written into redb then.
+    pub fn replayed_at_open(&self) -> usize {
+        self.shared.replayed
+    }
+
     /// Counters.
     pub fn metrics(&self) -> &LedgerMetrics {
         &self.shared.metrics
@@ -316,8 +393,12 @@ impl Ledger {
         lock(&self.shared.pool).contains(hash)
     }
 
-    /// A read view of the latest committed state.
+    /// A read view of the latest committed state: it holds every block acknowledged when the
+    /// call began (waiting, if need be, for the applier to write them into redb, usually well
+    /// under a millisecond), so a receipt handed out can always be read back.
     pub fn snapshot(&self) -> Result<Snapshot, LedgerError> {
+        let height = self.tip().0.height;
+        self.shared.wait_applied(height)?;
         Ok(self.shared.store.snapshot()?)
     }
 
@@ -415,7 +496,7 @@ impl Ledger {
         contract: &Address,
         msg: &[u8],
     ) -> Result<Result<Outcome, QueryError>, LedgerError> {
-        let snapshot = self.shared.store.snapshot()?;
+        let snapshot = self.snapshot()?;
         let Some(meta) = snapshot.get(&keys::contract(contract))? else {
             return Ok(Err(QueryError::UnknownContract));
         };
@@ -536,8 +617,15 @@ impl Ledger {
             return Err(e.into());
         }
         let header = executed.header;
-        self.shared
-            .finish(proposal.txs, executed, started, write_started);
+        self.shared.set_applied(header.height);
+        lock(&self.shared.pool).committed(&proposal.txs);
+        self.shared.finish(
+            &proposal.txs,
+            header,
+            executed.receipts,
+            started,
+            write_started,
+        );
         Ok((header, header.hash()))
     }
 
@@ -550,9 +638,68 @@ impl Ledger {
         let header = snapshot
             .header(h)?
             .ok_or_else(|| StoreError::Corrupt(format!("tip header {h} missing")))?;
+        self.shared.set_applied(header.height);
         *lock(&self.shared.tip) = (header, header.hash());
         Ok(())
     }
+}
+
+/// Replays journal records the store does not hold yet onto it, moving `tip`: each block is
+/// re-executed from its context and transactions, must come out with the hash it was
+/// acknowledged with, and is committed durably. Returns how many were replayed.
+fn replay(
+    store: &Store,
+    runtime: &Runtime,
+    chain_id: &str,
+    keys: &KeyCache,
+    tip: &mut Header,
+    records: Vec<JournalRecord>,
+) -> Result<usize, LedgerError> {
+    let mut replayed = 0;
+    for record in records {
+        if record.height <= tip.height {
+            continue; // redb got it before the journal was released
+        }
+        let corrupt = |why: String| {
+            LedgerError::Journal(JournalError::Corrupt(format!(
+                "block {}: {why}",
+                record.height
+            )))
+        };
+        if record.height != tip.height + 1 || record.prev_hash != tip.hash() {
+            return Err(corrupt(format!(
+                "does not extend the stored tip {} ({})",
+                tip.height,
+                hex::encode(tip.hash())
+            )));
+        }
+        let mut txs = Vec::with_capacity(record.txs.len());
+        for (i, bytes) in record.txs.iter().enumerate() {
+            let envelope = StoredTx::decode(record.height, i as u32, bytes)?.envelope;
+            txs.push(
+                verify_envelope(envelope, chain_id, keys)
+                    .map_err(|e| corrupt(format!("transaction {i}: {e}")))?,
+            );
+        }
+        let context = BlockContext {
+            height: record.height,
+            timestamp_ms: record.timestamp_ms,
+            prev_hash: record.prev_hash,
+            prev_state_root: record.prev_state_root,
+        };
+        let executed = execute_block(runtime, Arc::new(store.snapshot()?), context, &txs)?;
+        if executed.header.hash() != record.hash {
+            return Err(corrupt(format!(
+                "re-executes to {}, but {} was acknowledged",
+                hex::encode(executed.header.hash()),
+                hex::encode(record.hash)
+            )));
+        }
+        store.commit(&executed.batch)?;
+        *tip = executed.header;
+        replayed += 1;
+    }
+    Ok(replayed)
 }
 
 impl Drop for Ledger {
@@ -611,41 +758,32 @@ impl Shared {
     }
 
     /// The producer: orders and executes blocks, handing each to the writer thread so that
-    /// block n is written while block n+1 executes. The hand-off is a rendezvous, so at most one
-    /// block is in flight: when the producer gets to send block n+1, block n is durable, and
-    /// the state block n+1 executes on is the committed store plus block n's writes.
-    fn run(self: Arc<Self>) {
+    /// block n is journaled while block n+1 executes. Block n+1 executes on redb's snapshot
+    /// with the writes of every block redb does not hold yet on top (`unapplied`).
+    fn run(self: Arc<Self>, journal: Journal) {
         let (to_writer, from_producer) = std::sync::mpsc::sync_channel::<InFlight>(0);
         let writer = {
             let me = self.clone();
             std::thread::Builder::new()
                 .name(THREAD_WRITER.into())
-                .spawn(move || me.write_loop(from_producer))
+                .spawn(move || me.write_loop(from_producer, journal))
         };
         let writer = match writer {
             Ok(w) => w,
             Err(e) => return self.halt(format!("spawning the writer thread: {e}")),
         };
         let mut exec_tip = *lock(&self.tip);
-        let mut in_flight: Option<Arc<Writes>> = None;
         while let Some(proposal) = self.next_proposal(&exec_tip) {
             if lock(&self.halted).is_some() {
                 break;
             }
             let started = std::time::Instant::now();
-            let snapshot = match self.store.snapshot() {
-                Ok(s) => s,
+            let base = match self.exec_base() {
+                Ok(b) => b,
                 Err(e) => {
                     self.halt(e.to_string());
                     break;
                 }
-            };
-            let base: Arc<dyn StateBase> = match &in_flight {
-                Some(top) => Arc::new(Layered {
-                    base: snapshot,
-                    top: top.clone(),
-                }),
-                None => Arc::new(snapshot),
             };
             let executed = match execute_block(&self.runtime, base, proposal.context, &proposal.txs)
             {
@@ -659,7 +797,8 @@ impl Shared {
                 .execute_micros_total
                 .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             exec_tip = (executed.header, executed.header.hash());
-            in_flight = Some(executed.batch.writes.clone());
+            lock(&self.unapplied)
+                .push_back((executed.header.height, executed.batch.writes.clone()));
             crate::failpoint!("ledger.produce.before_send");
             {
                 let _pool = lock(&self.pool);
@@ -667,6 +806,7 @@ impl Shared {
             }
             if to_writer
                 .send(InFlight {
+                    context: proposal.context,
                     txs: proposal.txs,
                     executed,
                     started,
@@ -680,28 +820,118 @@ impl Shared {
         let _ = writer.join();
     }
 
+    /// The state the next block executes on: redb's snapshot, with the writes of the blocks
+    /// it does not hold yet on top. Taken under the `unapplied` lock, which the applier takes
+    /// only after its commit, so every block newer than the snapshot is still listed.
+    fn exec_base(&self) -> Result<Arc<dyn StateBase>, StoreError> {
+        let unapplied = lock(&self.unapplied);
+        let snapshot = self.store.snapshot()?;
+        let at = snapshot.tip_height()?.unwrap_or(0);
+        let tops: Vec<Arc<Writes>> = unapplied
+            .iter()
+            .filter(|(h, _)| *h > at)
+            .map(|(_, w)| w.clone())
+            .collect();
+        drop(unapplied);
+        Ok(if tops.is_empty() {
+            Arc::new(snapshot)
+        } else {
+            Arc::new(Layered {
+                base: snapshot,
+                tops,
+            })
+        })
+    }
+
     fn halt(&self, reason: String) {
         tracing::error!(error = %reason, "block pipeline stopped");
         *lock(&self.halted) = Some(reason);
         // Waiters of blocks not yet durable get no receipt: their senders are dropped, which
         // the API reports as an error, never as success.
         lock(&self.waiters).clear();
+        // Readers waiting for the applier stop waiting.
+        self.applied_moved.notify_all();
     }
 
-    /// The commit stage: one durable redb transaction per block, then the acknowledgements.
-    fn write_loop(&self, blocks: std::sync::mpsc::Receiver<InFlight>) {
+    /// Records that redb holds every block up to `height` durably.
+    fn set_applied(&self, height: u64) {
+        *lock(&self.applied) = height;
+        self.applied_moved.notify_all();
+    }
+
+    /// Waits until redb holds every block up to `height`, or the pipeline halts.
+    fn wait_applied(&self, height: u64) -> Result<(), LedgerError> {
+        let mut applied = lock(&self.applied);
+        while *applied < height {
+            if let Some(why) = lock(&self.halted).clone() {
+                return Err(LedgerError::Halted(why));
+            }
+            applied = self
+                .applied_moved
+                .wait_timeout(applied, Duration::from_millis(100))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        Ok(())
+    }
+
+    /// The commit stage: each block's journal record appended and flushed, then the
+    /// acknowledgements, then the block handed to the applier.
+    fn write_loop(&self, blocks: std::sync::mpsc::Receiver<InFlight>, mut journal: Journal) {
+        let (to_applier, from_writer) = std::sync::mpsc::sync_channel::<Acked>(APPLY_QUEUE_BLOCKS);
+        std::thread::scope(|scope| {
+            let applier = std::thread::Builder::new()
+                .name(THREAD_APPLIER.into())
+                .spawn_scoped(scope, || self.apply_loop(from_writer));
+            match applier {
+                // Returning drops `to_applier`: the applier writes what it has and ends, and
+                // the scope waits for it.
+                Ok(_) => self.journal_loop(blocks, &mut journal, to_applier),
+                Err(e) => self.halt(format!("spawning the applier thread: {e}")),
+            }
+        });
+    }
+
+    fn journal_loop(
+        &self,
+        blocks: std::sync::mpsc::Receiver<InFlight>,
+        journal: &mut Journal,
+        to_applier: std::sync::mpsc::SyncSender<Acked>,
+    ) {
         for InFlight {
+            context,
             txs,
             executed,
             started,
         } in blocks
         {
+            if lock(&self.halted).is_some() {
+                return;
+            }
             let write_started = std::time::Instant::now();
-            if let Err(e) = self.store.commit(&executed.batch) {
+            let hash = executed.header.hash();
+            let record: Vec<&[u8]> = executed
+                .batch
+                .txs
+                .iter()
+                .map(|(_, r)| r.as_slice())
+                .collect();
+            if let Err(e) = journal.append_block(&context, &hash, &record) {
                 return self.halt(e.to_string());
             }
             crate::failpoint!("ledger.write.after_commit");
-            self.finish(txs, executed, started, write_started);
+            let crate::execute::ExecutedBlock {
+                header,
+                receipts,
+                batch,
+            } = executed;
+            self.finish(&txs, header, receipts, started, write_started);
+            if to_applier.send(Acked { txs, batch }).is_err() {
+                return; // the applier stopped after a fault; `halted` says why
+            }
+            if let Err(e) = journal.release(*lock(&self.applied)) {
+                return self.halt(e.to_string());
+            }
             {
                 let _pool = lock(&self.pool);
                 self.blocks_in_writer.fetch_sub(1, Ordering::AcqRel);
@@ -711,12 +941,58 @@ impl Shared {
         }
     }
 
-    /// After a block's durable commit: the tip, the mempool, the acknowledgements, the
-    /// counters and the announcement.
+    /// The apply stage: acknowledged blocks written into redb, as many per durable
+    /// transaction as are waiting (up to [`APPLY_GROUP_BLOCKS_MAX`]); then the mempool forgets
+    /// their transactions (only now: until redb holds them, it is what refuses them again).
+    fn apply_loop(&self, blocks: std::sync::mpsc::Receiver<Acked>) {
+        while let Ok(first) = blocks.recv() {
+            let mut group = vec![first];
+            while group.len() < APPLY_GROUP_BLOCKS_MAX {
+                match blocks.try_recv() {
+                    Ok(b) => group.push(b),
+                    Err(_) => break,
+                }
+            }
+            let started = std::time::Instant::now();
+            let (txs, batches): (Vec<Vec<VerifiedTx>>, Vec<CommitBatch>) =
+                group.into_iter().map(|a| (a.txs, a.batch)).unzip();
+            if let Err(e) = self.store.commit_blocks(&batches) {
+                return self.halt(e.to_string());
+            }
+            let height = batches
+                .iter()
+                .filter_map(|b| b.header.map(|h| h.height))
+                .max()
+                .unwrap_or(0);
+            {
+                let mut unapplied = lock(&self.unapplied);
+                while unapplied.front().is_some_and(|(h, _)| *h <= height) {
+                    unapplied.pop_front();
+                }
+            }
+            self.set_applied(height);
+            {
+                let mut pool = lock(&self.pool);
+                for t in &txs {
+                    pool.committed(t);
+                }
+            }
+            self.metrics
+                .apply_micros_total
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            self.metrics
+                .store_commits_total
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// After a block is durable: the tip, the acknowledgements, the counters and the
+    /// announcement. (The mempool forgets the transactions once redb holds them.)
     fn finish(
         &self,
-        txs: Vec<VerifiedTx>,
-        executed: crate::execute::ExecutedBlock,
+        txs: &[VerifiedTx],
+        header: Header,
+        receipts: Vec<Receipt>,
         started: std::time::Instant,
         write_started: std::time::Instant,
     ) {
@@ -725,10 +1001,9 @@ impl Shared {
                 write_started.elapsed().as_micros() as u64,
                 Ordering::Relaxed,
             );
-            let hash = executed.header.hash();
-            *lock(&self.tip) = (executed.header, hash);
-            lock(&self.pool).committed(&txs);
-            let receipts: Vec<Arc<Receipt>> = executed.receipts.into_iter().map(Arc::new).collect();
+            let hash = header.hash();
+            *lock(&self.tip) = (header, hash);
+            let receipts: Vec<Arc<Receipt>> = receipts.into_iter().map(Arc::new).collect();
             crate::failpoint!("ledger.write.before_acks");
             {
                 let mut waiters = lock(&self.waiters);
@@ -749,7 +1024,7 @@ impl Shared {
                 .commit_micros_total
                 .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             let _ = self.blocks.send(Arc::new(CommittedBlock {
-                header: executed.header,
+                header,
                 hash,
                 receipts,
             }));

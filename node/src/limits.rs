@@ -39,3 +39,9 @@ pub const INDEXED_ATTRIBUTE_BYTES_MAX: usize = 256;
 /// pages it misses come from the kernel's page cache (a `pread`, a few microseconds). 64 MiB
 /// was still filling a minute into the soak at 500 tx/s.
 pub const STORE_CACHE_BYTES: usize = 16 * 1024 * 1024;
+/// Acknowledged blocks waiting for the applier to write them into redb; once that many wait,
+/// the writer waits too (and with it the producer), so a slow disk slows admission instead of
+/// growing memory.
+pub const APPLY_QUEUE_BLOCKS: usize = 1024;
+/// Most blocks the applier writes in one durable redb transaction.
+pub const APPLY_GROUP_BLOCKS_MAX: usize = 1024;

@@ -15,6 +15,8 @@ pub const THREAD_HTTP: &str = "vellum-http";
 pub const THREAD_PRODUCER: &str = "vellum-producer";
 /// Name of the thread that commits blocks.
 pub const THREAD_WRITER: &str = "vellum-writer";
+/// The thread that writes acknowledged blocks into redb.
+pub const THREAD_APPLIER: &str = "vellum-applier";
 
 /// The kernel's USER_HZ, 100 on every Linux architecture Rust supports.
 const TICKS_PER_SECOND: f64 = 100.0;

@@ -280,7 +280,8 @@ impl StoredTx {
         record_bytes(&tx.public_key, &tx.signature, &tx.envelope.payload)
     }
 
-    fn decode(height: u64, index: u32, bytes: &[u8]) -> Result<Self, StoreError> {
+    /// Decodes a record [`StoredTx::record`] wrote, for the transaction at `height`/`index`.
+    pub fn decode(height: u64, index: u32, bytes: &[u8]) -> Result<Self, StoreError> {
         let corrupt = || StoreError::Corrupt(format!("transaction record at {height}/{index}"));
         if bytes.len() < RECORD_PREFIX_BYTES {
             return Err(corrupt());
@@ -329,67 +330,80 @@ impl Store {
 
     /// Commits one block: everything or nothing, durable when this returns.
     pub fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        self.commit_blocks(std::slice::from_ref(batch))
+    }
+
+    /// Commits consecutive blocks, oldest first, in one redb transaction: all of them or none,
+    /// durable when this returns. One two-phase commit then serves several blocks (the
+    /// applier behind the journal catches up this way, see `crate::journal`). Later blocks'
+    /// state writes override earlier ones'.
+    pub fn commit_blocks(&self, batches: &[CommitBatch]) -> Result<(), StoreError> {
         // Failpoints (`crate::failpoints`, the `failpoints` feature): nothing without it.
         crate::failpoint!("store.commit.before_begin", error);
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         txn.set_two_phase_commit(true);
         {
-            if let Some(header) = &batch.header {
-                let hash = header.hash();
-                txn.open_table(HEADERS)?
-                    .insert(header.height, header.encode().as_slice())?;
-                txn.open_table(BLOCK_HASHES)?
-                    .insert(hash.as_slice(), header.height)?;
-                let tx_hashes: Vec<u8> = batch.txs.iter().flat_map(|(h, _)| *h).collect();
-                txn.open_table(BLOCK_TXS)?
-                    .insert(header.height, tx_hashes.as_slice())?;
-                txn.open_table(META)?
-                    .insert("tip", header.height.to_be_bytes().as_slice())?;
-            }
-            let height = batch.header.map_or(0, |h| h.height);
+            let mut headers = txn.open_table(HEADERS)?;
+            let mut block_hashes = txn.open_table(BLOCK_HASHES)?;
+            let mut block_txs = txn.open_table(BLOCK_TXS)?;
+            let mut meta = txn.open_table(META)?;
             let mut txs = txn.open_table(TXS)?;
             let mut index = txn.open_table(TX_INDEX)?;
-            let mut by_hash = Vec::with_capacity(batch.txs.len());
-            for (i, (hash, record)) in batch.txs.iter().enumerate() {
-                let at = position(height, i as u32);
-                txs.insert(at.as_slice(), record.as_slice())?;
-                by_hash.push((hash, at));
-            }
-            // Hashes are random: inserting them in key order touches each B-tree page once.
-            by_hash.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            for (hash, at) in by_hash {
-                // redb hands back the value an insert replaces, so this check costs nothing.
-                if index.insert(hash.as_slice(), at.as_slice())?.is_some() {
-                    return Err(StoreError::DuplicateTx(hex::encode(hash)));
-                }
-            }
             let mut receipts = txn.open_table(RECEIPTS)?;
-            for (i, (_, bytes)) in batch.receipts.iter().enumerate() {
-                receipts.insert(position(height, i as u32).as_slice(), bytes.as_slice())?;
+            for batch in batches {
+                if let Some(header) = &batch.header {
+                    let hash = header.hash();
+                    headers.insert(header.height, header.encode().as_slice())?;
+                    block_hashes.insert(hash.as_slice(), header.height)?;
+                    let tx_hashes: Vec<u8> = batch.txs.iter().flat_map(|(h, _)| *h).collect();
+                    block_txs.insert(header.height, tx_hashes.as_slice())?;
+                    meta.insert("tip", header.height.to_be_bytes().as_slice())?;
+                }
+                let height = batch.header.map_or(0, |h| h.height);
+                let mut by_hash = Vec::with_capacity(batch.txs.len());
+                for (i, (hash, record)) in batch.txs.iter().enumerate() {
+                    let at = position(height, i as u32);
+                    txs.insert(at.as_slice(), record.as_slice())?;
+                    by_hash.push((hash, at));
+                }
+                // Hashes are random: inserting them in key order touches each B-tree page once.
+                by_hash.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (hash, at) in by_hash {
+                    // redb hands back the value an insert replaces, so this check costs nothing.
+                    if index.insert(hash.as_slice(), at.as_slice())?.is_some() {
+                        return Err(StoreError::DuplicateTx(hex::encode(hash)));
+                    }
+                }
+                for (i, (_, bytes)) in batch.receipts.iter().enumerate() {
+                    receipts.insert(position(height, i as u32).as_slice(), bytes.as_slice())?;
+                }
             }
             crate::failpoint!("store.commit.after_block_rows", error);
             let mut state = txn.open_table(STATE)?;
-            for (key, value) in batch.writes.iter() {
-                match value {
-                    Some(v) => {
-                        state.insert(key.as_slice(), v.as_slice())?;
-                    }
-                    None => {
-                        state.remove(key.as_slice())?;
+            for batch in batches {
+                for (key, value) in batch.writes.iter() {
+                    match value {
+                        Some(v) => {
+                            state.insert(key.as_slice(), v.as_slice())?;
+                        }
+                        None => {
+                            state.remove(key.as_slice())?;
+                        }
                     }
                 }
             }
             crate::failpoint!("store.commit.after_state", error);
             let mut events = txn.open_table(EVENTS)?;
-            let mut sorted: Vec<&(Vec<u8>, Hash)> = batch.events.iter().collect();
-            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            for (key, tx) in sorted {
-                events.insert(key.as_slice(), tx.as_slice())?;
-            }
-            let mut meta = txn.open_table(META)?;
-            for (key, value) in &batch.meta {
-                meta.insert(*key, value.as_slice())?;
+            for batch in batches {
+                let mut sorted: Vec<&(Vec<u8>, Hash)> = batch.events.iter().collect();
+                sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                for (key, tx) in sorted {
+                    events.insert(key.as_slice(), tx.as_slice())?;
+                }
+                for (key, value) in &batch.meta {
+                    meta.insert(*key, value.as_slice())?;
+                }
             }
         }
         crate::failpoint!("store.commit.before_commit", error);

@@ -475,3 +475,87 @@ fn a_block_holding_a_committed_transaction_is_refused_whole() {
     let report = verify_chain(store, CHAIN, &runtime, &mut |_, _| {}).unwrap();
     assert_eq!((report.blocks, report.txs), (1, 1));
 }
+
+/// Opens a single node's ledger, as the node does.
+fn single(dir: &std::path::Path) -> Ledger {
+    Ledger::open(LedgerConfig::new(dir, CHAIN)).unwrap()
+}
+
+/// Blocks are acknowledged once the journal holds them; redb gets them afterwards. Here redb
+/// loses the last run's blocks (its file is put back as it was before that run, as if the
+/// applier never wrote them): the next open replays them from the journal, with the hashes
+/// and receipts that were acknowledged, and the chain verifies.
+#[test]
+fn blocks_the_journal_acknowledged_and_redb_lost_are_replayed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = key("alice");
+    let custody = setup_custody(&single(dir.path()), &alice);
+    let before = single(dir.path()).tip();
+    let redb = dir.path().join("chain.redb");
+    let saved = dir.path().join("saved.redb");
+    std::fs::copy(&redb, &saved).unwrap();
+    let (tip, receipts) = {
+        let ledger = single(dir.path());
+        let receipts: Vec<Arc<Receipt>> = (0..3)
+            .map(|i| {
+                let msg = json!({"register": {"document_id": format!("d{i}"), "sha256": DOC}});
+                submit(&ledger, signed(&alice, 2 + i, execute(&custody, msg)))
+            })
+            .collect();
+        (ledger.tip(), receipts)
+    };
+    assert!(receipts.iter().all(|r| r.success));
+    std::fs::copy(&saved, &redb).unwrap();
+    {
+        let store = Store::open(&redb).unwrap();
+        let at = store.snapshot().unwrap().tip_height().unwrap();
+        assert_eq!(at, Some(before.0.height), "redb is back where it was");
+    }
+    let ledger = single(dir.path());
+    assert_eq!(ledger.tip(), tip);
+    let snapshot = ledger.snapshot().unwrap();
+    for r in &receipts {
+        let hash = vellum_node::chain::parse_hex::<32>(&r.tx_hash).unwrap();
+        let stored = snapshot.receipt(&hash).unwrap().expect("replayed receipt");
+        assert_eq!(stored, r.encode(), "the receipt that was acknowledged");
+    }
+    assert_eq!(ledger.next_nonce(&addr(&alice)).unwrap(), 5);
+    let report = verify_chain(ledger.store(), CHAIN, ledger.runtime(), &mut |_, _| {}).unwrap();
+    assert_eq!(report.blocks, tip.0.height);
+    // The replayed blocks are in redb now: another open replays nothing and ends equal.
+    drop(snapshot);
+    drop(ledger);
+    assert_eq!(single(dir.path()).tip(), tip);
+}
+
+/// A journal record damaged where no crash can damage it (a record with records after it)
+/// stops the node from opening, naming the damage, rather than dropping acknowledged blocks.
+#[test]
+fn a_damaged_journal_record_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = key("alice");
+    let custody = setup_custody(&single(dir.path()), &alice);
+    let redb = dir.path().join("chain.redb");
+    let saved = dir.path().join("saved.redb");
+    std::fs::copy(&redb, &saved).unwrap();
+    {
+        let ledger = single(dir.path());
+        for i in 0..3 {
+            let msg = json!({"register": {"document_id": format!("d{i}"), "sha256": DOC}});
+            assert!(submit(&ledger, signed(&alice, 2 + i, execute(&custody, msg))).success);
+        }
+    }
+    std::fs::copy(&saved, &redb).unwrap();
+    let segment = std::fs::read_dir(dir.path().join("journal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    // A byte of the first record's transaction (the segment's magic, then the record's
+    // length, checksum and fixed fields come first).
+    bytes[16 + 36 + 120 + 40] ^= 1;
+    std::fs::write(&segment, &bytes).unwrap();
+    let err = Ledger::open(LedgerConfig::new(dir.path(), CHAIN)).unwrap_err();
+    assert!(err.to_string().contains("records follow it"), "{err}");
+}

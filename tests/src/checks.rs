@@ -1,5 +1,5 @@
 //! What must hold in a store after a crash (`docs/testing-faults.md`): read with the node
-//! stopped, straight from `chain.redb`.
+//! stopped, straight from `chain.redb`, once [`replay`] has applied what the journal holds.
 
 use std::path::Path;
 
@@ -8,6 +8,20 @@ use vellum_node::chain::{Hash, parse_hex, sha256};
 use vellum_node::store::{Snapshot, Store};
 use vellum_node::verify::{VerifyReport, verify_chain};
 use vellum_runtime::Runtime;
+
+/// Does what a restart of the stopped node in `data_dir` does first: opens its ledger, which
+/// replays the blocks its journal acknowledged and redb did not get before the crash, and
+/// closes it again. Returns how many blocks were replayed.
+pub fn replay(data_dir: &Path) -> usize {
+    let chain_id = {
+        let store = open(data_dir);
+        let snap = store.snapshot().unwrap();
+        String::from_utf8(snap.meta("chain_id").unwrap().expect("a chain id")).unwrap()
+    };
+    vellum_node::ledger::Ledger::open(vellum_node::ledger::LedgerConfig::new(data_dir, chain_id))
+        .unwrap_or_else(|e| panic!("reopening {}: {e}", data_dir.display()))
+        .replayed_at_open()
+}
 
 /// Opens the store of a stopped node in `data_dir`.
 pub fn open(data_dir: &Path) -> Store {

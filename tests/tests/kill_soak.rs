@@ -93,6 +93,7 @@ fn sigkill_under_http_load_loses_nothing_acknowledged() {
         checks::tx_count(&snap, 1, tip)
     };
     let mut verifications = 0usize;
+    let mut replayed = 0usize;
     let mut kill_delays = Vec::new();
     for round in 0..kills {
         let what = format!("kill {}", round + 1);
@@ -119,6 +120,7 @@ fn sigkill_under_http_load_loses_nothing_acknowledged() {
             outcome.refused
         );
 
+        replayed += checks::replay(&data);
         let store = checks::open(&data);
         let snap = store.snapshot().unwrap();
         let tip = checks::tip(&snap);
@@ -192,7 +194,7 @@ fn sigkill_under_http_load_loses_nothing_acknowledged() {
         "kill soak: {kills} kills (seed {seed:#x}, delay after the first ack p50 {} ms), {} acknowledged \
          transactions all present with their receipts, {unanswered} unanswered (each wholly \
          committed or absent), {} blocks, {txs_total} transactions, {verifications} verifications \
-         from genesis; {:.1} s",
+         from genesis, {replayed} blocks replayed from the journal; {:.1} s",
         kill_delays[kill_delays.len() / 2],
         acked.len(),
         seen.len(),

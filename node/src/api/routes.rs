@@ -25,7 +25,7 @@ use crate::chain::block::{Header, Receipt, ReceiptEvent};
 use crate::chain::tx::{Envelope, Op};
 use crate::chain::{Address, Hash, parse_hex};
 use crate::execute::ContractMeta;
-use crate::ledger::QueryError;
+use crate::ledger::{LedgerError, QueryError};
 use crate::limits::BATCH_TXS_MAX;
 use crate::store::{Snapshot, keys};
 
@@ -338,7 +338,18 @@ fn parse_hash(s: &str) -> Result<Hash, ApiError> {
 }
 
 fn snapshot(state: &ApiState) -> Result<Snapshot, ApiError> {
-    state.ledger.snapshot().map_err(ApiError::internal)
+    state.ledger.snapshot().map_err(|e| match e {
+        LedgerError::Halted(why) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "halted",
+            format!(
+                "the block pipeline stopped ({why}) before writing the latest acknowledged \
+                 blocks into the store; they are in its journal and are served again once the \
+                 node restarts"
+            ),
+        ),
+        e => ApiError::internal(e),
+    })
 }
 
 pub(super) fn block_view(header: &Header, tx_hashes: &[Hash]) -> BlockView {
@@ -1009,6 +1020,15 @@ pub async fn metrics(State(state): State<ApiState>) -> Response {
         "Requests that hit the request timeout.",
         &[(String::new(), m.requests_timed_out.load(Ordering::Relaxed))],
     );
+    metric(
+        "vellum_store_commits_total",
+        "counter",
+        "Durable redb transactions that wrote acknowledged blocks (each holds one or more).",
+        &[(
+            String::new(),
+            ledger.store_commits_total.load(Ordering::Relaxed),
+        )],
+    );
     let _ = writeln!(
         out,
         "# HELP vellum_tx_verify_seconds CPU time spent verifying envelopes (signature, payload, chain id).\n\
@@ -1021,6 +1041,7 @@ pub async fn metrics(State(state): State<ApiState>) -> Response {
     for (stage, micros) in [
         ("execute", &ledger.execute_micros_total),
         ("write", &ledger.write_micros_total),
+        ("apply", &ledger.apply_micros_total),
     ] {
         let _ = writeln!(
             out,
