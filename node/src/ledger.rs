@@ -681,13 +681,7 @@ fn replay(
                     .map_err(|e| corrupt(format!("transaction {i}: {e}")))?,
             );
         }
-        let context = BlockContext {
-            height: record.height,
-            timestamp_ms: record.timestamp_ms,
-            prev_hash: record.prev_hash,
-            prev_state_root: record.prev_state_root,
-        };
-        let executed = execute_block(runtime, Arc::new(store.snapshot()?), context, &txs)?;
+        let executed = execute_block(runtime, Arc::new(store.snapshot()?), record.context(), &txs)?;
         if executed.header.hash() != record.hash {
             return Err(corrupt(format!(
                 "re-executes to {}, but {} was acknowledged",

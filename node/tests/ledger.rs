@@ -489,13 +489,14 @@ fn single(dir: &std::path::Path) -> Ledger {
 fn blocks_the_journal_acknowledged_and_redb_lost_are_replayed_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let alice = key("alice");
-    let custody = setup_custody(&single(dir.path()), &alice);
     let before = single(dir.path()).tip();
     let redb = dir.path().join("chain.redb");
     let saved = dir.path().join("saved.redb");
     std::fs::copy(&redb, &saved).unwrap();
+    // Everything after genesis, the contract's deployment included, is in the lost run.
     let (tip, receipts) = {
         let ledger = single(dir.path());
+        let custody = setup_custody(&ledger, &alice);
         let receipts: Vec<Arc<Receipt>> = (0..3)
             .map(|i| {
                 let msg = json!({"register": {"document_id": format!("d{i}"), "sha256": DOC}});
@@ -506,6 +507,8 @@ fn blocks_the_journal_acknowledged_and_redb_lost_are_replayed_at_open() {
     };
     assert!(receipts.iter().all(|r| r.success));
     std::fs::copy(&saved, &redb).unwrap();
+    // And the compiled-module cache: the replayed deployment compiles the code again.
+    std::fs::remove_dir_all(dir.path().join("modules")).unwrap();
     {
         let store = Store::open(&redb).unwrap();
         let at = store.snapshot().unwrap().tip_height().unwrap();
