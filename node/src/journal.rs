@@ -429,15 +429,20 @@ mod tests {
         assert!(Journal::recover(dir.path()).unwrap().is_empty());
     }
 
-    #[test]
-    fn a_torn_last_record_is_dropped_and_everything_before_it_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::start(dir.path()).unwrap();
+    /// A journal of blocks 1 to 3 (two transactions each) in `dir`; returns its segment.
+    fn three_blocks(dir: &Path) -> PathBuf {
+        let mut j = Journal::start(dir).unwrap();
         for h in 1..=3 {
             j.append(&record(h, 2)).unwrap();
         }
         drop(j);
-        let (_, path) = segments(dir.path()).unwrap().pop().unwrap();
+        segments(dir).unwrap().pop().unwrap().1
+    }
+
+    #[test]
+    fn a_torn_last_record_is_dropped_and_everything_before_it_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = three_blocks(dir.path());
         let full = std::fs::read(&path).unwrap();
         let start = SEGMENT_MAGIC.len() + 2 * record(1, 2).encode().len();
         let last = record(3, 2).encode().len();
@@ -488,12 +493,7 @@ mod tests {
     #[test]
     fn a_damaged_record_with_records_after_it_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::start(dir.path()).unwrap();
-        for h in 1..=3 {
-            j.append(&record(h, 2)).unwrap();
-        }
-        drop(j);
-        let (_, path) = segments(dir.path()).unwrap().pop().unwrap();
+        let path = three_blocks(dir.path());
         let mut bytes = std::fs::read(&path).unwrap();
         // A byte inside the second record's body.
         let at = SEGMENT_MAGIC.len() + record(1, 2).encode().len() + RECORD_HEADER_BYTES + 50;
