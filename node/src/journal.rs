@@ -40,8 +40,12 @@ use crate::execute::BlockContext;
 
 /// The first bytes of every segment.
 pub const SEGMENT_MAGIC: &[u8; 16] = b"vellum-journal1\n";
-/// A segment is sealed and a new one started once it holds this many bytes.
-pub const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// A segment is sealed and a new one started once it holds this many bytes. Each segment is
+/// written ahead with zeros when it is prepared (in the background, once the one before is
+/// half full), so this is also the journal's least size on disk.
+pub const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+/// The next segment, prepared ahead under this name and renamed when it comes into use.
+const NEXT_SEGMENT: &str = "next.tmp";
 /// Largest record body accepted when reading (a block's transactions are bounded far below).
 const RECORD_BYTES_MAX: usize = 1 << 30;
 /// Bytes before a record's body: its length and checksum.
@@ -169,6 +173,8 @@ pub struct Journal {
     /// Height of the last record in the current segment (0: none yet).
     last_height: u64,
     sealed: VecDeque<Sealed>,
+    /// The next segment being prepared, once the current one is half full.
+    next: Option<std::thread::JoinHandle<Result<File, JournalError>>>,
 }
 
 fn segment_path(dir: &Path, seq: u64) -> PathBuf {
@@ -304,11 +310,12 @@ impl Journal {
         let seq = old.last().map_or(1, |(s, _)| s + 1);
         let journal = Self {
             dir: dir.to_path_buf(),
-            file: Self::create_segment(dir, seq)?,
+            file: Self::install(dir, seq, Self::prepare(dir)?)?,
             seq,
             len: SEGMENT_MAGIC.len() as u64,
             last_height: 0,
             sealed: VecDeque::new(),
+            next: None,
         };
         for (_, path) in old {
             std::fs::remove_file(path)?;
@@ -317,24 +324,32 @@ impl Journal {
         Ok(journal)
     }
 
-    fn create_segment(dir: &Path, seq: u64) -> Result<File, JournalError> {
-        let path = segment_path(dir, seq);
+    /// Writes the next segment under a temporary name ([`NEXT_SEGMENT`], replacing any a crash
+    /// left): the magic, then zeros up to [`SEGMENT_BYTES`], flushed. Zeros written ahead make
+    /// an append overwrite blocks the file already has, so its flush carries no metadata
+    /// (size, extents): measured 0.095 against 0.14 ms per append and flush here, idle.
+    fn prepare(dir: &Path) -> Result<File, JournalError> {
         let mut file = OpenOptions::new()
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .write(true)
-            .open(&path)?;
+            .open(dir.join(NEXT_SEGMENT))?;
         file.write_all(SEGMENT_MAGIC)?;
-        // Zeros written ahead, so that an append overwrites blocks the file already has: its
-        // flush then carries no metadata change (size, extent), which on ext4 would wait for a
-        // filesystem-journal commit shared with redb's own flushes.
         let zeros = vec![0u8; 1 << 20];
         let mut len = SEGMENT_MAGIC.len() as u64;
         while len < SEGMENT_BYTES {
-            file.write_all(&zeros)?;
-            len += zeros.len() as u64;
+            let n = zeros.len().min((SEGMENT_BYTES - len) as usize);
+            file.write_all(&zeros[..n])?;
+            len += n as u64;
         }
         file.sync_all()?;
-        // The file's name must be durable before any record in it is acknowledged.
+        Ok(file)
+    }
+
+    /// Gives a prepared segment its name; the name is durable before this returns, so before
+    /// any record in the segment is acknowledged.
+    fn install(dir: &Path, seq: u64, file: File) -> Result<File, JournalError> {
+        std::fs::rename(dir.join(NEXT_SEGMENT), segment_path(dir, seq))?;
         sync_dir(dir)?;
         Ok(file)
     }
@@ -361,9 +376,24 @@ impl Journal {
         self.file.sync_data()?;
         self.len += bytes.len() as u64;
         self.last_height = height;
+        if self.next.is_none() && self.len >= SEGMENT_BYTES / 2 {
+            // Off the acknowledgement path: writing 16 MiB of zeros takes tens of ms.
+            let dir = self.dir.clone();
+            self.next = Some(
+                std::thread::Builder::new()
+                    .name("vellum-journal-prepare".into())
+                    .spawn(move || Self::prepare(&dir))?,
+            );
+        }
         if self.len >= SEGMENT_BYTES {
             let seq = self.seq + 1;
-            let file = Self::create_segment(&self.dir, seq)?;
+            let prepared = match self.next.take() {
+                Some(handle) => handle.join().map_err(|_| {
+                    JournalError::Io(std::io::Error::other("preparing the next segment panicked"))
+                })??,
+                None => Self::prepare(&self.dir)?,
+            };
+            let file = Self::install(&self.dir, seq, prepared)?;
             self.sealed.push_back(Sealed {
                 path: segment_path(&self.dir, self.seq),
                 last_height: self.last_height,
@@ -474,11 +504,12 @@ mod tests {
         // A second segment after the first, as a rotation leaves them.
         let mut j2 = Journal {
             dir: dir.path().to_path_buf(),
-            file: Journal::create_segment(dir.path(), 99).unwrap(),
+            file: Journal::install(dir.path(), 99, Journal::prepare(dir.path()).unwrap()).unwrap(),
             seq: 99,
             len: SEGMENT_MAGIC.len() as u64,
             last_height: 0,
             sealed: VecDeque::new(),
+            next: None,
         };
         j2.append(&record(2, 1)).unwrap();
         assert_eq!(Journal::recover(dir.path()).unwrap().len(), 2);
@@ -504,6 +535,18 @@ mod tests {
     }
 
     #[test]
+    fn a_next_segment_a_crash_left_half_prepared_is_ignored_then_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        three_blocks(dir.path());
+        std::fs::write(dir.path().join(NEXT_SEGMENT), b"vellum-jou").unwrap();
+        assert_eq!(Journal::recover(dir.path()).unwrap().len(), 3);
+        let mut j = Journal::start(dir.path()).unwrap();
+        j.append(&record(4, 1)).unwrap();
+        drop(j);
+        assert_eq!(Journal::recover(dir.path()).unwrap(), vec![record(4, 1)]);
+    }
+
+    #[test]
     fn a_gap_in_heights_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::start(dir.path()).unwrap();
@@ -518,9 +561,9 @@ mod tests {
     fn full_segments_rotate_and_are_released_once_applied() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::start(dir.path()).unwrap();
-        // Records of about 4 MiB: 16 fill a segment.
+        // Records of a sixteenth of a segment: 16 fill one.
         let big = |h: u64| JournalRecord {
-            txs: vec![vec![h as u8; 4 << 20]],
+            txs: vec![vec![h as u8; (SEGMENT_BYTES / 16) as usize]],
             ..record(h, 0)
         };
         for h in 1..=40 {
