@@ -42,6 +42,6 @@ pub const STORE_CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// Acknowledged blocks waiting for the applier to write them into redb; once that many wait,
 /// the writer waits too (and with it the producer), so a slow disk slows admission instead of
 /// growing memory.
-pub const APPLY_QUEUE_BLOCKS: usize = 1024;
+pub const APPLY_QUEUE_BLOCKS: usize = 64;
 /// Most blocks the applier writes in one durable redb transaction.
-pub const APPLY_GROUP_BLOCKS_MAX: usize = 1024;
+pub const APPLY_GROUP_BLOCKS_MAX: usize = 64;
