@@ -469,6 +469,14 @@ mod tests {
         segments(dir).unwrap().pop().unwrap().1
     }
 
+    /// Flips one byte of `path` at `at`; returns the error recovering `dir` then gives.
+    fn damage(dir: &Path, path: &Path, at: usize) -> JournalError {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes[at] ^= 1;
+        std::fs::write(path, &bytes).unwrap();
+        Journal::recover(dir).unwrap_err()
+    }
+
     #[test]
     fn a_torn_last_record_is_dropped_and_everything_before_it_kept() {
         let dir = tempfile::tempdir().unwrap();
@@ -514,10 +522,11 @@ mod tests {
         j2.append(&record(2, 1)).unwrap();
         assert_eq!(Journal::recover(dir.path()).unwrap().len(), 2);
         let (_, first) = segments(dir.path()).unwrap().remove(0);
-        let mut bytes = std::fs::read(&first).unwrap();
-        bytes[SEGMENT_MAGIC.len() + RECORD_HEADER_BYTES + 10] ^= 1;
-        std::fs::write(&first, &bytes).unwrap();
-        let err = Journal::recover(dir.path()).unwrap_err();
+        let err = damage(
+            dir.path(),
+            &first,
+            SEGMENT_MAGIC.len() + RECORD_HEADER_BYTES + 10,
+        );
         assert!(err.to_string().contains("not the last segment"), "{err}");
     }
 
@@ -525,12 +534,9 @@ mod tests {
     fn a_damaged_record_with_records_after_it_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = three_blocks(dir.path());
-        let mut bytes = std::fs::read(&path).unwrap();
         // A byte inside the second record's body.
         let at = SEGMENT_MAGIC.len() + record(1, 2).encode().len() + RECORD_HEADER_BYTES + 50;
-        bytes[at] ^= 1;
-        std::fs::write(&path, &bytes).unwrap();
-        let err = Journal::recover(dir.path()).unwrap_err();
+        let err = damage(dir.path(), &path, at);
         assert!(err.to_string().contains("records follow it"), "{err}");
     }
 

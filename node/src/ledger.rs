@@ -41,6 +41,10 @@ use crate::mempool::Mempool;
 use crate::procstat::{THREAD_APPLIER, THREAD_PRODUCER, THREAD_WRITER};
 use crate::store::{CommitBatch, Snapshot, Store, StoreError, StoredTx, keys};
 
+/// How often a reader waiting for the applier ([`Ledger::snapshot`]) looks again whether the
+/// pipeline halted (a move of `applied` wakes it at once).
+const APPLIED_WAIT_POLL: Duration = Duration::from_millis(100);
+
 /// Committed blocks buffered for each subscriber ([`Ledger::subscribe`]); one that falls
 /// further behind misses the oldest and is told how many.
 pub const SUBSCRIBER_BUFFER_BLOCKS: usize = 1024;
@@ -862,7 +866,7 @@ impl Shared {
             }
             applied = self
                 .applied_moved
-                .wait_timeout(applied, Duration::from_millis(100))
+                .wait_timeout(applied, APPLIED_WAIT_POLL)
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
         }
