@@ -39,9 +39,16 @@ pub const INDEXED_ATTRIBUTE_BYTES_MAX: usize = 256;
 /// pages it misses come from the kernel's page cache (a `pread`, a few microseconds). 64 MiB
 /// was still filling a minute into the soak at 500 tx/s.
 pub const STORE_CACHE_BYTES: usize = 16 * 1024 * 1024;
-/// Acknowledged blocks waiting for the applier to write them into redb; once that many wait,
-/// the writer waits too (and with it the producer), so a slow disk slows admission instead of
-/// growing memory.
-pub const APPLY_QUEUE_BLOCKS: usize = 64;
+/// Most acknowledged blocks waiting for the applier to write them into redb; once that many
+/// (or [`APPLY_QUEUE_BYTES_MAX`]) wait, the writer waits too (and with it the producer), so a
+/// slow disk slows admission instead of growing memory. Deep enough to ride out a redb commit
+/// that stalls for a second at 5,000 tx/s (about 1,000 blocks a second): with 64, commits this
+/// machine's disk stalled for a few hundred milliseconds filled the queue and held every
+/// acknowledgement back (docs/performance.md, "Riding out redb's stalls").
+pub const APPLY_QUEUE_BLOCKS: usize = 1_024;
+/// Most bytes (records, receipts, state writes and index entries) of the acknowledged blocks
+/// waiting for the applier. A block larger than this alone still goes through. Also bounds
+/// what a restart re-executes from the journal.
+pub const APPLY_QUEUE_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Most blocks the applier writes in one durable redb transaction.
 pub const APPLY_GROUP_BLOCKS_MAX: usize = 64;

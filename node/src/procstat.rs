@@ -3,8 +3,9 @@
 //! shared machine, other load distorts rates and latencies but not the CPU time a thread used.
 //!
 //! The node names its threads after their stage: [`THREAD_HTTP`] (tokio's workers and blocking
-//! pool: HTTP, JSON and the admission path), [`THREAD_PRODUCER`] (ordering and execution) and
-//! [`THREAD_WRITER`] (the durable commit).
+//! pool: HTTP, JSON and the admission path), [`THREAD_PRODUCER`] (ordering and execution, and
+//! the journal write of each block it commits itself: every block unless the load is heavy),
+//! [`THREAD_WRITER`] (the journal write, under heavy load) and [`THREAD_APPLIER`] (redb).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -298,3 +298,51 @@ fn a_misspelt_failpoint_is_refused_at_start() {
         "{stderr}"
     );
 }
+
+/// Acknowledgements while redb's commits stall: more than this many blocks (the applier's
+/// queue held 64 before it was bounded by bytes, and the writer then waited for redb).
+const ACKED_WHILE_STALLED: usize = 400;
+
+#[test]
+fn a_stalled_redb_commit_does_not_hold_acknowledgements_back() {
+    // The journal acknowledges; redb catches up behind it. Here redb's first commit after the
+    // restart never ends (`pause`): the node must keep acknowledging, one block per
+    // transaction, well past 64 blocks, and a kill then loses nothing it acknowledged.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let node = Node::start(&data);
+    let client = Client::new(&node.url).unwrap();
+    let admin = load::key("stall-admin", 0);
+    let contract = vellum_e2e::deploy_custody(&client, &admin);
+    node.stop();
+
+    let node = Node::start_with_env(
+        &data,
+        &[("VELLUM_FAILPOINTS", "store.commit.before_begin=pause")],
+    );
+    let start = Client::new(&node.url).unwrap().status().unwrap().height;
+    let load = Load::start(&node.url, &contract, "stall", 1, false);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while load.acks() < ACKED_WHILE_STALLED && !load.all_stopped() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let acks = load.acks();
+    node.kill();
+    let outcome = load.finish();
+    assert!(
+        acks >= ACKED_WHILE_STALLED,
+        "only {acks} acknowledged while redb's commit stalled (refused: {:?})",
+        outcome.refused
+    );
+
+    // Everything acknowledged is in the journal only: the reopen replays it into redb.
+    let replayed = checks::replay(&data);
+    assert!(
+        replayed >= ACKED_WHILE_STALLED,
+        "{replayed} blocks replayed"
+    );
+    let store = checks::open(&data);
+    let snap = store.snapshot().unwrap();
+    assert!(checks::tip(&snap) >= start + acks as u64);
+    checks::check_acked(&snap, &outcome.acked, "stalled redb");
+}

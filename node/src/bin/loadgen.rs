@@ -28,8 +28,10 @@
 //! phase, and prints a Markdown table. With `--node-pid` every phase also reports the node's CPU
 //! time per committed transaction by stage, from its threads' `/proc` times
 //! ([`vellum_node::procstat`]) and its `vellum_tx_verify_seconds` metric: HTTP (the async and
-//! blocking-pool threads, less signature checks), signature check, execution (the producer
-//! thread) and commit (the writer thread).
+//! blocking-pool threads, less signature checks), signature check, producer (ordering,
+//! execution, and the journal write of each block it commits itself, which is every block
+//! unless the load is heavy), writer (the journal write under heavy load) and redb (the
+//! applier thread).
 
 /// The node binary's allocator (see `node/src/main.rs`), so that the figures are the node's as
 /// it runs: glibc's malloc cost this harness about 3 % of its CPU (perf, 2026-11-30).
@@ -305,8 +307,12 @@ struct NodeCpu {
     http_threads: f64,
     /// Signature checks (from the node's `vellum_tx_verify_seconds_sum`).
     verify: f64,
+    /// The producer thread.
     execute: f64,
+    /// The writer thread.
     commit: f64,
+    /// The applier thread (redb).
+    apply: f64,
     /// Every other thread of the node.
     other: f64,
 }
@@ -337,6 +343,7 @@ fn node_cpu(pid: u32, http: &reqwest::blocking::Client, base: &str) -> Option<No
             procstat::THREAD_HTTP => cpu.http_threads += seconds,
             procstat::THREAD_PRODUCER => cpu.execute += seconds,
             procstat::THREAD_WRITER => cpu.commit += seconds,
+            procstat::THREAD_APPLIER => cpu.apply += seconds,
             _ => cpu.other += seconds,
         }
     }
@@ -352,8 +359,9 @@ struct PhaseResult {
     failed: usize,
     errors: Vec<String>,
     blocks: u64,
-    /// Per committed transaction, microseconds: (HTTP, verify, execute, commit, other).
-    node_us: Option<[f64; 5]>,
+    /// Per committed transaction, microseconds: (HTTP, verify, producer, writer, applier,
+    /// other).
+    node_us: Option<[f64; 6]>,
     client_us: Option<f64>,
 }
 
@@ -428,6 +436,7 @@ fn phase(
             per_tx(verify),
             per_tx(a.execute - b.execute),
             per_tx(a.commit - b.commit),
+            per_tx(a.apply - b.apply),
             per_tx(a.other - b.other),
         ]
     });
@@ -788,11 +797,11 @@ fn report(r: &PhaseResult, k: usize, batch: u16, rate: Option<f64>, mode: Mode, 
     );
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     match (r.node_us, r.client_us) {
-        (Some([http, verify, execute, commit, other]), Some(c)) => {
-            let n = http + verify + execute + commit + other;
+        (Some([http, verify, execute, commit, apply, other]), Some(c)) => {
+            let n = http + verify + execute + commit + apply + other;
             say!(
                 quiet,
-                "CPU per committed transaction: node {n:.0} us (HTTP {http:.0}, signature check {verify:.0}, execution {execute:.0}, commit {commit:.0}, other {other:.0}), loadgen {c:.0} us ({cores} cores give at most {:.0} tx/s at that cost)",
+                "CPU per committed transaction: node {n:.0} us (HTTP {http:.0}, signature check {verify:.0}, producer {execute:.0}, writer {commit:.0}, redb {apply:.0}, other {other:.0}), loadgen {c:.0} us ({cores} cores give at most {:.0} tx/s at that cost)",
                 cores as f64 * 1e6 / (n + c)
             );
         }
@@ -926,15 +935,15 @@ fn run(args: Args) -> Result<()> {
         "\n### End to end over HTTP (`loadgen --sweep --mode {mode}{batch_arg}`, {k} connections)\n"
     );
     println!(
-        "| load | offered tx/s | committed tx/s | p50 ms | p99 ms | p999 ms | tx/block | node CPU µs/tx: HTTP | signature | execution | commit | other | loadgen µs/tx |"
+        "| load | offered tx/s | committed tx/s | p50 ms | p99 ms | p999 ms | tx/block | node CPU µs/tx: HTTP | signature | producer | writer | redb | other | loadgen µs/tx |"
     );
     println!(
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for (name, rate, r) in &rows {
-        let [http, verify, execute, commit, other] = r.node_us.map_or([f64::NAN; 5], |v| v);
+        let [http, verify, execute, commit, apply, other] = r.node_us.map_or([f64::NAN; 6], |v| v);
         println!(
-            "| {name} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {http:.1} | {verify:.1} | {execute:.1} | {commit:.1} | {other:.1} | {:.1} |",
+            "| {name} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {http:.1} | {verify:.1} | {execute:.1} | {commit:.1} | {apply:.1} | {other:.1} | {:.1} |",
             rate.map_or("as fast as answered".to_string(), |r| format!("{r:.0}")),
             r.tx_per_s(),
             r.p(0.5),
