@@ -44,6 +44,8 @@ use crate::store::{CommitBatch, Snapshot, Store, StoreError, StoredTx, keys};
 /// How often a reader waiting for the applier ([`Ledger::snapshot`]) looks again whether the
 /// pipeline halted (a move of `applied` wakes it at once).
 const APPLIED_WAIT_POLL: Duration = Duration::from_millis(100);
+/// A journal flush at least this slow is logged (it held every acknowledgement back).
+const SLOW_FLUSH: Duration = Duration::from_millis(100);
 
 /// Committed blocks buffered for each subscriber ([`Ledger::subscribe`]); one that falls
 /// further behind misses the oldest and is told how many.
@@ -269,6 +271,10 @@ pub struct LedgerMetrics {
     pub apply_micros_total: AtomicU64,
     /// Durable redb transactions the applier committed (each holds one or more blocks).
     pub store_commits_total: AtomicU64,
+    /// How long each journal append and flush took (a single node's acknowledgement path).
+    pub journal_flush: crate::histogram::LatencyHistogram,
+    /// How long each of the applier's redb commits took.
+    pub store_commit: crate::histogram::LatencyHistogram,
     /// Envelopes verified (signature, payload, chain id), accepted or not.
     pub verified_total: AtomicU64,
     /// Sum of the CPU time those verifications took, nanoseconds (on whichever thread ran them).
@@ -1022,9 +1028,19 @@ impl Shared {
             .iter()
             .map(|(_, r)| r.as_slice())
             .collect();
+        let flush_started = std::time::Instant::now();
         if let Err(e) = lock(journal).append_block(&context, &hash, &record) {
             self.halt(e.to_string());
             return false;
+        }
+        let flushed_in = flush_started.elapsed();
+        self.metrics.journal_flush.record(flushed_in);
+        if flushed_in >= SLOW_FLUSH {
+            tracing::warn!(
+                millis = flushed_in.as_millis() as u64,
+                height = context.height,
+                "the journal's flush was slow: every acknowledgement waited for it (is the disk busy or throttled?)"
+            );
         }
         crate::failpoint!("ledger.write.after_commit");
         let crate::execute::ExecutedBlock {
@@ -1063,9 +1079,11 @@ impl Shared {
             let bytes: usize = group.iter().map(|a| a.bytes).sum();
             let (txs, batches): (Vec<Vec<VerifiedTx>>, Vec<CommitBatch>) =
                 group.into_iter().map(|a| (a.txs, a.batch)).unzip();
+            let commit_started = std::time::Instant::now();
             if let Err(e) = self.store.commit_blocks(&batches) {
                 return self.halt(e.to_string());
             }
+            self.metrics.store_commit.record(commit_started.elapsed());
             let height = batches
                 .iter()
                 .filter_map(|b| b.header.map(|h| h.height))

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod config;
 pub mod execute;
 pub mod failpoints;
+pub mod histogram;
 pub mod journal;
 pub mod ledger;
 pub mod limits;

@@ -324,6 +324,20 @@ async fn every_route_answers_with_the_spec_shape() {
         "{metrics}"
     );
     assert!(metrics.contains("vellum_mempool_txs 0"), "{metrics}");
+    // Every block since genesis was acknowledged after one journal flush, and redb holds them
+    // (the reads above waited for it) after at least one of its commits.
+    assert!(
+        metrics.contains(&format!(
+            "vellum_journal_flush_seconds_bucket{{le=\"+Inf\"}} {height}\nvellum_journal_flush_seconds_sum "
+        )),
+        "{metrics}"
+    );
+    let store_commits: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("vellum_store_commit_seconds_count "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!((1..=height).contains(&store_commits), "{metrics}");
 
     // The OpenAPI document lists every route.
     let (status, doc) = api.call("GET", "/v1/openapi.json", None).await;

@@ -1051,6 +1051,16 @@ pub async fn metrics(State(state): State<ApiState>) -> Response {
             micros.load(Ordering::Relaxed) as f64 / 1e6
         );
     }
+    ledger.journal_flush.render(
+        &mut out,
+        "vellum_journal_flush_seconds",
+        "Time to append and flush a block's journal record (a single node acknowledges after it).",
+    );
+    ledger.store_commit.render(
+        &mut out,
+        "vellum_store_commit_seconds",
+        "Time of each durable redb transaction that writes acknowledged blocks.",
+    );
     // Commit latency as a Prometheus summary without quantiles: rate(sum) / rate(count) is the
     // mean latency of a block's execution and durable commit.
     let micros = ledger.commit_micros_total.load(Ordering::Relaxed);
