@@ -152,7 +152,10 @@ impl Acked {
                 .iter()
                 .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
                 .sum::<usize>()
-            + b.events.iter().map(|(k, _)| k.len() + 32).sum::<usize>();
+            + b.events
+                .iter()
+                .map(|(k, _)| k.len() + std::mem::size_of::<Hash>())
+                .sum::<usize>();
         Self { txs, batch, bytes }
     }
 }

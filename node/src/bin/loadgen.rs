@@ -308,9 +308,9 @@ struct NodeCpu {
     /// Signature checks (from the node's `vellum_tx_verify_seconds_sum`).
     verify: f64,
     /// The producer thread.
-    execute: f64,
+    producer: f64,
     /// The writer thread.
-    commit: f64,
+    writer: f64,
     /// The applier thread (redb).
     apply: f64,
     /// Every other thread of the node.
@@ -341,8 +341,8 @@ fn node_cpu(pid: u32, http: &reqwest::blocking::Client, base: &str) -> Option<No
     for (name, seconds) in threads {
         match name.as_str() {
             procstat::THREAD_HTTP => cpu.http_threads += seconds,
-            procstat::THREAD_PRODUCER => cpu.execute += seconds,
-            procstat::THREAD_WRITER => cpu.commit += seconds,
+            procstat::THREAD_PRODUCER => cpu.producer += seconds,
+            procstat::THREAD_WRITER => cpu.writer += seconds,
             procstat::THREAD_APPLIER => cpu.apply += seconds,
             _ => cpu.other += seconds,
         }
@@ -434,8 +434,8 @@ fn phase(
         [
             per_tx((a.http_threads - b.http_threads - verify).max(0.0)),
             per_tx(verify),
-            per_tx(a.execute - b.execute),
-            per_tx(a.commit - b.commit),
+            per_tx(a.producer - b.producer),
+            per_tx(a.writer - b.writer),
             per_tx(a.apply - b.apply),
             per_tx(a.other - b.other),
         ]
@@ -797,11 +797,11 @@ fn report(r: &PhaseResult, k: usize, batch: u16, rate: Option<f64>, mode: Mode, 
     );
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     match (r.node_us, r.client_us) {
-        (Some([http, verify, execute, commit, apply, other]), Some(c)) => {
-            let n = http + verify + execute + commit + apply + other;
+        (Some([http, verify, producer, writer, apply, other]), Some(c)) => {
+            let n = http + verify + producer + writer + apply + other;
             say!(
                 quiet,
-                "CPU per committed transaction: node {n:.0} us (HTTP {http:.0}, signature check {verify:.0}, producer {execute:.0}, writer {commit:.0}, redb {apply:.0}, other {other:.0}), loadgen {c:.0} us ({cores} cores give at most {:.0} tx/s at that cost)",
+                "CPU per committed transaction: node {n:.0} us (HTTP {http:.0}, signature check {verify:.0}, producer {producer:.0}, writer {writer:.0}, redb {apply:.0}, other {other:.0}), loadgen {c:.0} us ({cores} cores give at most {:.0} tx/s at that cost)",
                 cores as f64 * 1e6 / (n + c)
             );
         }
@@ -941,9 +941,9 @@ fn run(args: Args) -> Result<()> {
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for (name, rate, r) in &rows {
-        let [http, verify, execute, commit, apply, other] = r.node_us.map_or([f64::NAN; 6], |v| v);
+        let [http, verify, producer, writer, apply, other] = r.node_us.map_or([f64::NAN; 6], |v| v);
         println!(
-            "| {name} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {http:.1} | {verify:.1} | {execute:.1} | {commit:.1} | {apply:.1} | {other:.1} | {:.1} |",
+            "| {name} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {http:.1} | {verify:.1} | {producer:.1} | {writer:.1} | {apply:.1} | {other:.1} | {:.1} |",
             rate.map_or("as fast as answered".to_string(), |r| format!("{r:.0}")),
             r.tx_per_s(),
             r.p(0.5),
