@@ -34,8 +34,8 @@ use crate::chain::{Address, Hash};
 use crate::execute::{BlockContext, ContractMeta, ExecuteError, StateBase, execute_block, genesis};
 use crate::journal::{Journal, JournalError, JournalRecord};
 use crate::limits::{
-    APPLY_GROUP_BLOCKS_MAX, APPLY_QUEUE_BLOCKS, APPLY_QUEUE_BYTES_MAX, BLOCK_BYTES_MAX,
-    BLOCK_TXS_MAX, PIPELINE_EARLY_BLOCK_TXS_MIN,
+    ADMIT_NONCE_READS_MAX, APPLY_GROUP_BLOCKS_MAX, APPLY_QUEUE_BLOCKS, APPLY_QUEUE_BYTES_MAX,
+    BLOCK_BYTES_MAX, BLOCK_TXS_MAX, PIPELINE_EARLY_BLOCK_TXS_MIN,
 };
 use crate::mempool::Mempool;
 use crate::procstat::{THREAD_APPLIER, THREAD_PRODUCER, THREAD_WRITER};
@@ -531,15 +531,41 @@ impl Ledger {
         let hash = tx.hash;
         let signer = tx.signer;
         let store = &self.shared.store;
-        let mut pool = lock(&self.shared.pool);
-        let len_before = pool.len();
-        match pool.admit(tx, || store.committed_nonce(&signer).unwrap_or(0)) {
-            Ok(()) => {}
-            // A committed transaction sent again carries a used nonce: say what really happened.
-            Err(TxError::StaleNonce { .. }) if store.has_tx(&hash).unwrap_or(false) => {
-                return Err(TxError::Duplicate(hex::encode(hash)));
+        // The committed nonce of an account the pool holds nothing for comes from redb, read
+        // outside the pool's lock: a read that misses the page cache would otherwise stop
+        // admission and the producer while it waits for the disk. It is still current once the
+        // lock is taken again if no account was forgotten meanwhile (`Mempool::forgotten`);
+        // otherwise it is read again, and after a few tries under the lock.
+        let mut read: Option<(u64, u64)> = None;
+        let mut tries = 0;
+        let mut pool = loop {
+            let pool = lock(&self.shared.pool);
+            let current = read.is_some_and(|(forgotten, _)| forgotten == pool.forgotten());
+            if current || pool.holds_account(&signer) || tries == ADMIT_NONCE_READS_MAX {
+                break pool;
             }
-            Err(e) => return Err(e),
+            let forgotten = pool.forgotten();
+            drop(pool);
+            read = Some((forgotten, store.committed_nonce(&signer).unwrap_or(0)));
+            tries += 1;
+        };
+        let current = read
+            .filter(|(forgotten, _)| *forgotten == pool.forgotten())
+            .map(|(_, nonce)| nonce);
+        let len_before = pool.len();
+        let admitted = pool.admit(tx, || {
+            current.unwrap_or_else(|| store.committed_nonce(&signer).unwrap_or(0))
+        });
+        if let Err(e) = admitted {
+            drop(pool);
+            return Err(match e {
+                // A committed transaction sent again carries a used nonce: say what really
+                // happened.
+                TxError::StaleNonce { .. } if store.has_tx(&hash).unwrap_or(false) => {
+                    TxError::Duplicate(hex::encode(hash))
+                }
+                e => e,
+            });
         }
         {
             // `halt` sets `halted`, then clears the waiters: checking `halted` under the

@@ -24,6 +24,9 @@ pub const BLOCK_TXS_MAX: usize = 8_192;
 /// of them) instead of a few transactions each, and under heavy load execution still overlaps
 /// the write.
 pub const PIPELINE_EARLY_BLOCK_TXS_MIN: usize = 256;
+/// Times admission reads an account's committed nonce outside the mempool's lock before it
+/// reads it under the lock (each retry follows a commit that made the previous read stale).
+pub const ADMIT_NONCE_READS_MAX: usize = 3;
 /// Most payload bytes in one block.
 pub const BLOCK_BYTES_MAX: usize = 32 * 1024 * 1024;
 /// Longest contract label, in bytes.

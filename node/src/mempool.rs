@@ -30,6 +30,10 @@ pub struct Mempool {
     /// (`false` once [`Mempool::take`] handed it out for a block).
     known: HashMap<Hash, bool>,
     accounts: HashMap<Address, Account>,
+    /// How many account entries [`Mempool::committed`] has dropped. A committed nonce read from
+    /// the store while this count stayed the same is still current for an account the pool
+    /// holds nothing for: see [`Mempool::forgotten`].
+    forgotten: u64,
     txs_max: usize,
     bytes_max: usize,
 }
@@ -48,6 +52,7 @@ impl Mempool {
             bytes: 0,
             known: HashMap::new(),
             accounts: HashMap::new(),
+            forgotten: 0,
             txs_max,
             bytes_max,
         }
@@ -58,6 +63,20 @@ impl Mempool {
         self.accounts
             .get(address)
             .map_or(committed, |a| a.next_nonce)
+    }
+
+    /// Whether the pool holds transactions of this account (queued or being committed): then
+    /// [`Mempool::admit`] does not need its committed nonce.
+    pub fn holds_account(&self, address: &Address) -> bool {
+        self.accounts.contains_key(address)
+    }
+
+    /// Counts the account entries dropped so far. The store's committed nonce of an account the
+    /// pool does not hold can be read without the pool's lock: if this count is unchanged once
+    /// the lock is taken again, none of the pool's transactions committed in between and was
+    /// forgotten, so the value read is still the account's committed nonce.
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
     }
 
     /// Whether the pool knows this transaction (queued or being committed).
@@ -147,6 +166,7 @@ impl Mempool {
                 a.outstanding = a.outstanding.saturating_sub(1);
                 if a.outstanding == 0 {
                     self.accounts.remove(&tx.signer);
+                    self.forgotten += 1;
                 }
             }
         }
@@ -200,6 +220,31 @@ mod tests {
             &KeyCache::default(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn an_account_is_held_until_its_last_transaction_commits_and_then_counted_as_forgotten() {
+        let mut pool = Mempool::default();
+        let (a0, b0, a1) = (tx(1, 0, 0), tx(2, 0, 0), tx(1, 1, 0));
+        let (a, b) = (a0.signer, b0.signer);
+        assert!(!pool.holds_account(&a));
+        pool.admit(a0, || 0).unwrap();
+        pool.admit(b0, || 0).unwrap();
+        pool.admit(a1, || unreachable!("the pool holds the account"))
+            .unwrap();
+        assert!(pool.holds_account(&a) && pool.holds_account(&b));
+        let block = pool.take(2, usize::MAX);
+        pool.committed(&block);
+        // a1 is still outstanding, so `a` is held; `b` had one transaction and is forgotten.
+        assert!(pool.holds_account(&a) && !pool.holds_account(&b));
+        assert_eq!(pool.forgotten(), 1);
+        let block = pool.take(10, usize::MAX);
+        pool.committed(&block);
+        assert!(!pool.holds_account(&a) && !pool.holds_account(&b));
+        assert_eq!(pool.forgotten(), 2);
+        // Forgetting a transaction the pool never admitted changes nothing.
+        pool.committed(&[tx(3, 0, 0)]);
+        assert_eq!(pool.forgotten(), 2);
     }
 
     #[test]
