@@ -109,6 +109,19 @@ struct Args {
     #[arg(long, default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=vellum_node::limits::BATCH_TXS_MAX as i64))]
     batch: u16,
+    /// `sequential`: document ids `loadgen-RUN-I` and one fixed content hash, so consecutive
+    /// transactions write neighbouring keys (the figures in `docs/performance.md`). `random`:
+    /// a random 128-bit document id and a random SHA-256 per transaction, as an archive of
+    /// unrelated files would send: every document row and every index entry lands on its own
+    /// B-tree page.
+    #[arg(long, value_enum, default_value_t = Documents::Sequential)]
+    documents: Documents,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Documents {
+    Sequential,
+    Random,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -249,7 +262,11 @@ struct Plan<'a> {
     connections: usize,
     accounts: usize,
     rate: Option<f64>,
+    documents: Documents,
 }
+
+/// The content hash of `--documents sequential`.
+const FIXED_CONTENT: &str = "5d41402abc4b2a76b9719d911017c592ae3a5a8f29d5b2a3f8f5bd2d6e8c1e0f";
 
 /// Pre-signs a phase's transactions with fresh accounts: transaction i goes to connection
 /// i % K; connection c owns accounts c, c + K, c + 2K, ... and cycles through them, so each
@@ -272,9 +289,17 @@ fn presign(plan: &Plan<'_>) -> Result<Vec<Vec<Job>>> {
             let account = c + (j % owned) * k;
             let nonce = (j / owned) as u64;
             let key = &keys[account];
+            let (document_id, content) = match plan.documents {
+                Documents::Sequential => (format!("loadgen-{run_id}-{i}"), FIXED_CONTENT.into()),
+                Documents::Random => {
+                    let mut r = [0u8; 48];
+                    getrandom::fill(&mut r).map_err(|e| anyhow!("randomness: {e}"))?;
+                    (hex::encode(&r[..16]), hex::encode(&r[16..]))
+                }
+            };
             let msg = json!({"register": {
-                "document_id": format!("loadgen-{run_id}-{i}"),
-                "sha256": "5d41402abc4b2a76b9719d911017c592ae3a5a8f29d5b2a3f8f5bd2d6e8c1e0f",
+                "document_id": document_id,
+                "sha256": content,
             }});
             let action = Action::Execute {
                 contract: plan.contract.to_string(),
@@ -941,6 +966,7 @@ fn run(args: Args) -> Result<()> {
         connections: k,
         accounts: args.accounts,
         rate,
+        documents: args.documents,
     };
     let signed = |p: &Plan<'_>| -> Result<Vec<Vec<Job>>> {
         let t = Instant::now();
@@ -1046,6 +1072,63 @@ mod tests {
             due: Duration::from_millis(due_ms),
             hash: String::new(),
         }
+    }
+
+    /// The `register` messages of a pre-signed phase: (document id, content hash).
+    fn registers(documents: Documents) -> Vec<(String, String)> {
+        let contract = "00".repeat(20);
+        let plan = Plan {
+            chain_id: "vellum-test",
+            contract: &contract,
+            txs: 64,
+            connections: 4,
+            accounts: 4,
+            rate: None,
+            documents,
+        };
+        presign(&plan)
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .map(|job| {
+                let envelope: serde_json::Value = serde_json::from_slice(&job.body).unwrap();
+                let payload: serde_json::Value =
+                    serde_json::from_str(envelope["payload"].as_str().unwrap()).unwrap();
+                let register = &payload["action"]["execute"]["msg"]["register"];
+                (
+                    register["document_id"].as_str().unwrap().to_string(),
+                    register["sha256"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// `--documents random` gives every transaction its own random document id and content
+    /// hash (what makes its keys scatter); `sequential` one run's numbered ids and one hash.
+    #[test]
+    fn documents_are_numbered_or_random_as_asked() {
+        let is_hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let random = registers(Documents::Random);
+        assert_eq!(random.len(), 64);
+        let ids: std::collections::BTreeSet<_> = random.iter().map(|r| &r.0).collect();
+        let hashes: std::collections::BTreeSet<_> = random.iter().map(|r| &r.1).collect();
+        assert_eq!((ids.len(), hashes.len()), (64, 64));
+        assert!(random.iter().all(|(id, h)| is_hex(id, 32) && is_hex(h, 64)));
+
+        let sequential = registers(Documents::Sequential);
+        let hashes: std::collections::BTreeSet<_> = sequential.iter().map(|r| &r.1).collect();
+        assert_eq!(hashes.into_iter().collect::<Vec<_>>(), [FIXED_CONTENT]);
+        let prefix = sequential[0].0.rsplit_once('-').unwrap().0.to_string();
+        let mut numbers: Vec<usize> = sequential
+            .iter()
+            .map(|(id, _)| {
+                let (p, n) = id.rsplit_once('-').unwrap();
+                assert_eq!(p, prefix);
+                n.parse().unwrap()
+            })
+            .collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, (0..64).collect::<Vec<_>>());
     }
 
     /// Every chunk is released once, in its connection's order, and never before its due time:
