@@ -1,7 +1,7 @@
 //! Failpoints in the block commit path, for fault-injection tests (`docs/testing-faults.md`).
 //!
-//! Each point is a named place in [`crate::store::Store::commit`] or the ledger's writer and
-//! producer threads ([`NAMES`]). They are compiled only with the `failpoints` feature of
+//! Each point is a named place in [`crate::store::Store::commit`], the ledger's writer and
+//! producer threads, or admission ([`POINTS`]). They are compiled only with the `failpoints` feature of
 //! `vellum-node` (on top of the `fail` crate) and stay inert until configured, at run time, by
 //! the environment variable [`ENV`]:
 //!
@@ -44,6 +44,11 @@ pub struct Point {
 
 /// Every failpoint, in the order a block meets them.
 pub const POINTS: &[Point] = &[
+    Point {
+        name: "ledger.admit.after_nonce_read",
+        can_error: false,
+        doc: "Ledger::admit (an HTTP thread): an account's committed nonce read from redb with the mempool's lock released, before the lock is taken again; no block involved",
+    },
     Point {
         name: "execute.diverge",
         can_error: false,

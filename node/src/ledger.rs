@@ -547,6 +547,7 @@ impl Ledger {
             let forgotten = pool.forgotten();
             drop(pool);
             read = Some((forgotten, store.committed_nonce(&signer).unwrap_or(0)));
+            crate::failpoint!("ledger.admit.after_nonce_read");
             tries += 1;
         };
         let current = read

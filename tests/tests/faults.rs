@@ -30,6 +30,7 @@ use serde_json::json;
 use vellum_e2e::Node;
 use vellum_e2e::checks::{self, block_hash};
 use vellum_e2e::load::{self, Load, Outcome};
+use vellum_node::chain::tx::{Action, address_of_signing_key, payload_json, sign};
 use vellum_node::client::Client;
 use vellum_node::failpoints::POINTS;
 use vellum_runtime::{Runtime, RuntimeConfig};
@@ -68,7 +69,9 @@ fn expectation(name: &str, start: u64) -> Option<(u64, InFlight, Vec<u64>)> {
         "ledger.write.after_commit" | "ledger.write.before_acks" | "ledger.write.after_acks" => {
             (b, InFlight::Present, vec![b])
         }
-        "store.commit.before_begin"
+        // Admission, before any block: nothing is in flight.
+        "ledger.admit.after_nonce_read"
+        | "store.commit.before_begin"
         | "store.commit.after_block_rows"
         | "store.commit.after_state"
         | "store.commit.before_commit"
@@ -170,7 +173,11 @@ fn run_case(
         );
     }
     assert!(!checks::block_present(&snap, tip + 1, &what), "{what}");
-    let mut in_flight_line = String::from("redb's commit, after the acknowledgement");
+    let mut in_flight_line = String::from(if case.name.starts_with("ledger.admit.") {
+        "admission, no block in flight"
+    } else {
+        "redb's commit, after the acknowledgement"
+    });
     if let Some((b, in_flight, _)) = expected {
         let present = checks::block_present(&snap, b, &what);
         assert_eq!(
@@ -276,7 +283,7 @@ fn a_fault_at_every_failpoint_loses_nothing_acknowledged_and_leaves_no_partial_b
         let line = run_case(case, &data, &contract, &chain_id, &runtime);
         println!("{line}");
     }
-    assert_eq!(cases.len(), 15);
+    assert_eq!(cases.len(), 16);
 }
 
 #[test]
@@ -345,4 +352,62 @@ fn a_stalled_redb_commit_does_not_hold_acknowledgements_back() {
     let snap = store.snapshot().unwrap();
     assert!(checks::tip(&snap) >= start + acks as u64);
     checks::check_acked(&snap, &outcome.acked, "stalled redb");
+}
+
+/// How long each admission pauses after reading an account's committed nonce, in the race test:
+/// long enough for another transaction of the account to be admitted, committed and applied.
+/// Transaction 1 is sent half of it after transaction 0, which leaves half of it on each side:
+/// for transaction 1 to read before transaction 0 is admitted, and for transaction 0 to be
+/// committed and applied before transaction 1 takes the lock again.
+const ADMIT_PAUSE_MS: u64 = 1_000;
+
+#[test]
+fn admission_reads_again_a_nonce_that_a_commit_made_stale_meanwhile() {
+    // `Ledger::admit` reads an account's committed nonce with the mempool's lock released.
+    // Here every such read is followed by a pause. Transaction 0 of a fresh account is sent;
+    // while its admission pauses, transaction 1 is sent and reads the same committed nonce, 0.
+    // Transaction 0 is then admitted, committed and applied (the pool forgets the account)
+    // before transaction 1 takes the lock again: its read is stale, and admitting with it
+    // would refuse nonce 1 as a gap. Admission must see that and read again.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let node = Node::start(&data);
+    let client = Client::new(&node.url).unwrap();
+    let chain_id = client.chain_id().unwrap();
+    let contract = vellum_e2e::deploy_custody(&client, &load::key("admit-race-admin", 0));
+    node.stop();
+
+    let spec = format!("ledger.admit.after_nonce_read=sleep({ADMIT_PAUSE_MS})");
+    let node = Node::start_with_env(&data, &[("VELLUM_FAILPOINTS", &spec)]);
+    let key = load::key("admit-race", 0);
+    let signer = address_of_signing_key(&key);
+    let envelope = |nonce: u64| {
+        let msg = json!({"register": {"document_id": format!("race-{nonce}"), "sha256": load::DOC_SHA256}});
+        let action = Action::Execute {
+            contract: contract.clone(),
+            msg: serde_json::value::to_raw_value(&msg).unwrap(),
+        };
+        sign(
+            &payload_json(&chain_id, &signer, nonce, None, &action),
+            &key,
+        )
+    };
+    let (first, second) = (envelope(0), envelope(1));
+    let url = node.url.clone();
+    let first = std::thread::spawn(move || Client::new(&url).unwrap().submit_wait(&first));
+    std::thread::sleep(Duration::from_millis(ADMIT_PAUSE_MS / 2));
+    let sent = Instant::now();
+    let second = Client::new(&node.url).unwrap().submit_wait(&second);
+    let second_ms = sent.elapsed().as_millis() as u64;
+    let first = first.join().unwrap().unwrap();
+    let second = second.unwrap_or_else(|e| panic!("nonce 1 after a stale read: {e}"));
+    assert!(first.success && second.success, "{first:?} {second:?}");
+    assert!(second.block_height > first.block_height);
+    // Two reads, each followed by the pause: the failpoint was armed and the stale read was
+    // noticed (with one read, nonce 1 would have been refused or admitted after one pause).
+    assert!(
+        second_ms >= 2 * ADMIT_PAUSE_MS,
+        "nonce 1 answered after {second_ms} ms"
+    );
+    node.stop();
 }
