@@ -22,7 +22,7 @@
 //! once, and their latency is counted from when they were due, not from when they were sent,
 //! so a slow node cannot hide its queueing (no coordinated omission). A pacing thread releases
 //! each request at its due time with the kernel's high-resolution timer (tokio's timer works in
-//! whole milliseconds), and the report's "send lateness" line says how late requests still left:
+//! whole milliseconds), and the report's "send lateness" line (both modes) says how late requests left:
 //! that delay is the client's, and it is counted in the latency. Without `--rate` each
 //! connection sends its next transaction as soon as the previous one is answered (closed loop).
 //!
@@ -762,10 +762,11 @@ async fn run_stream(
             );
             tokio::spawn(async move {
                 let mut errors = Vec::new();
+                let mut lateness = Vec::new();
                 for mut chunk in chunks {
-                    if chunk.is_empty() {
+                    let Some(last_due) = chunk.last().map(|j| j.due) else {
                         continue;
-                    }
+                    };
                     let n = chunk.len();
                     if gate.recv().await.is_none() {
                         break;
@@ -777,6 +778,9 @@ async fn run_stream(
                         }
                     }
                     let now = tokio::time::Instant::now();
+                    if open_loop {
+                        lateness.push(now.saturating_duration_since(started + last_due));
+                    }
                     for job in &chunk {
                         let from = if open_loop { started + job.due } else { now };
                         from_ns[job.id].store(since(from), Ordering::Release);
@@ -825,20 +829,25 @@ async fn run_stream(
                         }
                     }
                 }
-                errors
+                (errors, lateness)
             })
         })
         .collect();
     let mut send_errors = Vec::new();
+    let mut lateness = Vec::new();
     for t in tasks {
         match t.await {
-            Ok(e) => send_errors.extend(e),
+            Ok((e, late)) => {
+                send_errors.extend(e);
+                lateness.extend(late);
+            }
             Err(e) => send_errors.push(format!("connection task: {e}")),
         }
     }
     sent_all.notify_one();
     let (mut stats, finished) = reader.await.context("the stream reader")?;
     stats.errors.extend(send_errors);
+    stats.lateness.extend(lateness);
     if stats.latencies.len() < total && stats.errors.is_empty() {
         stats.errors.push(format!(
             "{} transactions admitted but not seen committed on the stream",
