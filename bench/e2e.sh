@@ -13,26 +13,15 @@ cd "$(dirname "$0")/.."
 
 smoke=""
 [ "${1:-}" = "--smoke" ] && smoke=1
+. bench/node.sh
 
 # run_mode MODE [BATCH]: without BATCH the sweep of one transaction per request; with it the
 # maximum (closed loop) of BATCH transactions per `POST /v1/transactions/batch`.
 run_mode() {
     local mode=$1 batch=${2:-} dir pid url
     dir=$(mktemp -d)
-    target/release/vellum node --listen 127.0.0.1:0 --data-dir "$dir/data" \
-        > "$dir/node.out" 2> "$dir/node.log" &
-    pid=$!
-    for _ in $(seq 300); do
-        grep -q "listening on" "$dir/node.out" && break
-        sleep 0.1
-    done
-    url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$dir/node.out")
-    if [ -z "$url" ]; then
-        echo "bench/e2e.sh: the node did not start:" >&2
-        cat "$dir/node.log" >&2
-        kill "$pid" 2>/dev/null || true
-        return 1
-    fi
+    start_node "$dir/data" "$dir" || return 1
+    pid=$NODE_PID url=$NODE_URL
     local args=(--connections 256 --sweep --txs 60000 --phase-secs 10 --fixed-rate 5000)
     [ -n "$smoke" ] && args=(--connections 256 --sweep --txs 1000 --phase-secs 0.5 --fixed-rate 500)
     if [ -n "$batch" ]; then

@@ -19,6 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+. bench/node.sh
+
 rounds=5
 placements=disk,tmpfs
 documents=sequential
@@ -57,20 +59,8 @@ run() {
         split) mem=$(mktemp -d -p "$shm"); mkdir -p "$data"
                ln -s "$mem/chain.redb" "$data/chain.redb" ;;
     esac
-    target/release/vellum node --listen 127.0.0.1:0 --data-dir "$data" \
-        > "$dir/node.out" 2> "$dir/node.log" &
-    pid=$!
-    for _ in $(seq 300); do
-        grep -q "listening on" "$dir/node.out" && break
-        sleep 0.1
-    done
-    url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$dir/node.out")
-    if [ -z "$url" ]; then
-        echo "bench/p99.sh: the node did not start:" >&2
-        cat "$dir/node.log" >&2
-        kill "$pid" 2>/dev/null || true
-        return 1
-    fi
+    start_node "$data" "$dir" || return 1
+    pid=$NODE_PID url=$NODE_URL
     out=$(target/release/loadgen --url "$url" --client-threads 2 --node-pid "$pid" \
         --documents "$documents" "${load[@]}")
     kill -TERM "$pid" 2>/dev/null || true
