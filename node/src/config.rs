@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! data_dir = "./vellum-data"
+//! # journal_dir = "/mnt/journal/vellum"   # default: DATA_DIR/journal
 //! listen = "127.0.0.1:8080"
 //! chain_id = "vellum-dev"
 //!
@@ -79,6 +80,8 @@ pub struct ApiFile {
 pub struct ConfigFile {
     /// Data directory.
     pub data_dir: Option<PathBuf>,
+    /// The block journal's directory (default: `DATA_DIR/journal`).
+    pub journal_dir: Option<PathBuf>,
     /// Listen address.
     pub listen: Option<String>,
     /// Chain id.
@@ -112,6 +115,8 @@ impl ConfigFile {
 pub struct NodeConfig {
     /// Data directory.
     pub data_dir: PathBuf,
+    /// The block journal's directory; `None`: `DATA_DIR/journal` (see `crate::journal`).
+    pub journal_dir: Option<PathBuf>,
     /// Listen address.
     pub listen: SocketAddr,
     /// Chain id.
@@ -125,6 +130,8 @@ pub struct NodeConfig {
 pub struct Overrides {
     /// `--data-dir` / `VELLUM_DATA_DIR`.
     pub data_dir: Option<PathBuf>,
+    /// `--journal-dir` / `VELLUM_JOURNAL_DIR`.
+    pub journal_dir: Option<PathBuf>,
     /// `--listen` / `VELLUM_LISTEN`.
     pub listen: Option<String>,
     /// `--chain-id` / `VELLUM_CHAIN_ID`.
@@ -182,6 +189,7 @@ impl NodeConfig {
                 .data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| DATA_DIR_DEFAULT.into()),
+            journal_dir: overrides.journal_dir.or(file.journal_dir),
             listen,
             chain_id,
             api,
@@ -211,6 +219,16 @@ mod tests {
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.api.in_flight_max, 7);
         assert_eq!(c.data_dir, PathBuf::from(DATA_DIR_DEFAULT));
+        assert_eq!(c.journal_dir, None);
+        let file = ConfigFile::parse("journal_dir = \"/from/file\"\n").unwrap();
+        let c = NodeConfig::resolve(file.clone(), Overrides::default()).unwrap();
+        assert_eq!(c.journal_dir, Some(PathBuf::from("/from/file")));
+        let flag = Overrides {
+            journal_dir: Some("/from/flag".into()),
+            ..Overrides::default()
+        };
+        let c = NodeConfig::resolve(file, flag).unwrap();
+        assert_eq!(c.journal_dir, Some(PathBuf::from("/from/flag")));
     }
 
     #[test]

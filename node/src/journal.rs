@@ -13,7 +13,7 @@
 //!
 //! # Layout
 //!
-//! `DATA_DIR/journal/` holds segment files `NNNNNNNNNNNNNNNNNNNN.journal` (a sequence number,
+//! `DATA_DIR/journal/` (by default) holds segment files `NNNNNNNNNNNNNNNNNNNN.journal` (a sequence number,
 //! 20 digits, so that names sort in order). Each starts with [`SEGMENT_MAGIC`], then records:
 //!
 //! ```text
@@ -27,6 +27,19 @@
 //! only the last record of the last segment can be torn by a crash: replay stops there. The
 //! checksum is SHA-256 rather than a CRC because the bytes are chosen by whoever sends
 //! transactions.
+//!
+//! # Somewhere else (`--journal-dir`)
+//!
+//! The journal may live outside the data directory, e.g. on a device of its own, so that its
+//! flushes do not wait behind redb's write-back (`docs/performance.md`). Three things keep
+//! that from losing an acknowledged block:
+//!
+//! - the directory holds a `LOCK` file, locked while a ledger uses it ([`JournalLock`]);
+//! - the data directory records where its journal is ([`LOCATION_FILE`], absent for the
+//!   default), and the ledger refuses to start with another journal while the recorded one
+//!   holds acknowledged blocks that redb lacks ([`JournalError::Elsewhere`]);
+//! - at replay a record at or below redb's tip must be the block redb holds at its height, so
+//!   a journal of another chain is refused rather than skipped (and then deleted).
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -61,6 +74,101 @@ pub enum JournalError {
     /// A segment is damaged somewhere no crash can leave it damaged.
     #[error("journal corrupt: {0}")]
     Corrupt(String),
+    /// Another process holds the journal directory's lock.
+    #[error(
+        "the journal directory {0} is in use by another node (stop it first, or give this one its own --journal-dir)"
+    )]
+    InUse(PathBuf),
+    /// The journal is configured somewhere other than where this data directory's journal
+    /// is, and that one holds acknowledged blocks the store does not have yet.
+    #[error(
+        "the journal of this data directory is at {recorded} and holds {blocks} acknowledged blocks that chain.redb does not have yet; start the node with --journal-dir {recorded} (it replays them), then move the journal"
+    )]
+    Elsewhere {
+        /// Where the journal was last used.
+        recorded: PathBuf,
+        /// The acknowledged blocks only it holds.
+        blocks: usize,
+    },
+    /// The journal was last used in a directory that is gone (an unmounted device?), and the
+    /// one configured holds no segment that could be it, moved.
+    #[error(
+        "the journal of this data directory was at {recorded}, which is missing, and {configured} holds no journal: mount or restore {recorded} (or pass --journal-dir where it was moved to); only if it is lost for good, delete {location} (the acknowledged blocks it held that chain.redb lacks are then lost)"
+    )]
+    Missing {
+        /// Where the journal was last used.
+        recorded: PathBuf,
+        /// The journal directory configured now.
+        configured: PathBuf,
+        /// The data directory's [`LOCATION_FILE`].
+        location: PathBuf,
+    },
+}
+
+/// The lock file in a journal directory.
+const LOCK_FILE: &str = "LOCK";
+/// The file in the data directory that records where its journal is, when it was started with
+/// a journal directory other than [`default_dir`]: the path, as bytes.
+pub const LOCATION_FILE: &str = "journal-location";
+
+/// The journal directory of a data directory unless `--journal-dir` says otherwise.
+pub fn default_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("journal")
+}
+
+/// An exclusive lock on a journal directory, held as long as a ledger uses the directory. A
+/// journal inside the data directory is also covered by redb's lock on `chain.redb`; one kept
+/// elsewhere (`--journal-dir`, e.g. on a device of its own) is covered only by this, and two
+/// nodes appending to one journal would each delete the other's segments at start-up.
+#[derive(Debug)]
+pub struct JournalLock {
+    _file: File,
+}
+
+impl JournalLock {
+    /// Creates `dir` if needed and locks it, or fails with [`JournalError::InUse`].
+    pub fn acquire(dir: &Path) -> Result<Self, JournalError> {
+        std::fs::create_dir_all(dir)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::InUse(dir.to_path_buf())),
+            Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// Where the journal of `data_dir` was last used, if not at [`default_dir`]: the path that
+/// [`LOCATION_FILE`] holds.
+pub fn recorded_dir(data_dir: &Path) -> Result<Option<PathBuf>, JournalError> {
+    use std::os::unix::ffi::OsStringExt as _;
+    match std::fs::read(data_dir.join(LOCATION_FILE)) {
+        Ok(bytes) => Ok(Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `dir` holds any segment.
+pub fn has_segments(dir: &Path) -> Result<bool, JournalError> {
+    Ok(dir.is_dir() && !segments(dir)?.is_empty())
+}
+
+/// Records `dir` (absolute) as the journal of `data_dir`, durably: written to a temporary
+/// file, flushed, renamed over [`LOCATION_FILE`], and the directory flushed.
+pub fn record_dir(data_dir: &Path, dir: &Path) -> Result<(), JournalError> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let tmp = data_dir.join(format!("{LOCATION_FILE}.tmp"));
+    let mut file = File::create(&tmp)?;
+    file.write_all(dir.as_os_str().as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, data_dir.join(LOCATION_FILE))?;
+    sync_dir(data_dir)?;
+    Ok(())
 }
 
 /// One block as the journal keeps it.

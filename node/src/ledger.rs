@@ -32,7 +32,7 @@ use crate::chain::block::{Header, Receipt};
 use crate::chain::tx::{Envelope, KeyCache, Op, TxError, VerifiedTx, verify_envelope};
 use crate::chain::{Address, Hash};
 use crate::execute::{BlockContext, ContractMeta, ExecuteError, StateBase, execute_block, genesis};
-use crate::journal::{Journal, JournalError, JournalRecord};
+use crate::journal::{self, Journal, JournalError, JournalLock, JournalRecord};
 use crate::limits::{
     ADMIT_NONCE_READS_MAX, APPLY_GROUP_BLOCKS_MAX, APPLY_QUEUE_BLOCKS, APPLY_QUEUE_BYTES_MAX,
     BLOCK_BYTES_MAX, BLOCK_TXS_MAX, PIPELINE_EARLY_BLOCK_TXS_MIN,
@@ -65,6 +65,9 @@ pub struct LedgerConfig {
     /// Replicated (docs/cluster.md): no local producer; the cluster's leader orders blocks with
     /// [`Ledger::order_next`] and every node applies them with [`Ledger::apply`].
     pub replicated: bool,
+    /// Where a single node keeps its journal (`--journal-dir`); `None`: `DATA_DIR/journal`.
+    /// See `crate::journal`, "Somewhere else".
+    pub journal_dir: Option<PathBuf>,
 }
 
 impl LedgerConfig {
@@ -76,7 +79,15 @@ impl LedgerConfig {
             genesis_time_ms: 0,
             block_txs_max: BLOCK_TXS_MAX,
             replicated: false,
+            journal_dir: None,
         }
+    }
+
+    /// The journal directory in effect.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.journal_dir
+            .clone()
+            .unwrap_or_else(|| journal::default_dir(&self.data_dir))
     }
 }
 
@@ -325,6 +336,9 @@ struct Shared {
 pub struct Ledger {
     shared: Arc<Shared>,
     producer: Mutex<Option<JoinHandle<()>>>,
+    /// Held until the producer, which appends to the journal, has stopped (`Drop` joins it
+    /// before the fields go).
+    _journal_lock: Option<JournalLock>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -378,8 +392,45 @@ impl Ledger {
         drop(snapshot);
         // Blocks acknowledged before a crash (or a shutdown) that redb did not get: replay them.
         let keys = KeyCache::default();
-        let journal_dir = config.data_dir.join("journal");
+        if config.replicated && config.journal_dir.is_some() {
+            return Err(LedgerError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a cluster member has no journal of its own (the Raft log is its journal): \
+                 --journal-dir applies to a single node",
+            )));
+        }
+        let journal_lock = JournalLock::acquire(&config.journal_dir())?;
+        let journal_dir = config.journal_dir().canonicalize()?;
         let records = Journal::recover(&journal_dir)?;
+        // Where this data directory's journal was last used: moving it must not leave
+        // acknowledged blocks behind (a copy of them where it is now, as after moving the
+        // files, is fine), nor start afresh while the old place is merely missing.
+        let explicit = journal::recorded_dir(&config.data_dir)?;
+        let recorded = explicit
+            .clone()
+            .unwrap_or_else(|| journal::default_dir(&config.data_dir));
+        let moved = recorded.canonicalize().ok() != Some(journal_dir.clone());
+        if moved && recorded.is_dir() {
+            let blocks = Journal::recover(&recorded)?
+                .iter()
+                .filter(|r| r.height > tip.height)
+                .filter(|r| {
+                    !records
+                        .iter()
+                        .any(|h| (h.height, h.hash) == (r.height, r.hash))
+                })
+                .count();
+            if blocks > 0 {
+                return Err(JournalError::Elsewhere { recorded, blocks }.into());
+            }
+        } else if moved && explicit.is_some() && !journal::has_segments(&journal_dir)? {
+            return Err(JournalError::Missing {
+                recorded,
+                configured: journal_dir,
+                location: config.data_dir.join(journal::LOCATION_FILE),
+            }
+            .into());
+        }
         let replayed = replay(&store, &runtime, &config.chain_id, &keys, &mut tip, records)?;
         let journal = if config.replicated {
             // The Raft log is this node's journal; one left from single-node days is applied.
@@ -390,6 +441,9 @@ impl Ledger {
         } else {
             Some(Journal::start(&journal_dir)?)
         };
+        if moved && !config.replicated {
+            journal::record_dir(&config.data_dir, &journal_dir)?;
+        }
         // Nothing here may grow with the chain's length: a restart must serve in well under two
         // seconds on a chain of a million transactions (`scale-bench` measures it).
         tracing::info!(
@@ -435,6 +489,7 @@ impl Ledger {
         Ok(Self {
             shared,
             producer: Mutex::new(producer),
+            _journal_lock: (!config.replicated).then_some(journal_lock),
         })
     }
 
@@ -764,9 +819,21 @@ fn replay(
     records: Vec<JournalRecord>,
 ) -> Result<usize, LedgerError> {
     let mut replayed = 0;
+    let snapshot = store.snapshot()?;
     for record in records {
         if record.height <= tip.height {
-            continue; // redb got it before the journal was released
+            // redb got it before the journal was released; unless the journal is another
+            // chain's (a `--journal-dir` shared by mistake), whose segments `Journal::start`
+            // would then delete.
+            let stored = snapshot.header(record.height)?.map(|h| h.hash());
+            if stored != Some(record.hash) {
+                return Err(LedgerError::Journal(JournalError::Corrupt(format!(
+                    "block {} of the journal is not this chain's block {}: the journal \
+                     belongs to another chain",
+                    record.height, record.height
+                ))));
+            }
+            continue;
         }
         let corrupt = |why: String| {
             LedgerError::Journal(JournalError::Corrupt(format!(

@@ -150,6 +150,12 @@ struct NodeArgs {
     /// Data directory [default: ./vellum-data].
     #[arg(long, env = "VELLUM_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The block journal's directory [default: DATA_DIR/journal]: a device of its own keeps
+    /// its flushes (one per acknowledged block) from waiting behind the store's write-back.
+    /// The data directory remembers it: a later start elsewhere is refused while it holds
+    /// acknowledged blocks the store lacks.
+    #[arg(long, env = "VELLUM_JOURNAL_DIR")]
+    journal_dir: Option<PathBuf>,
     /// Listen address [default: 127.0.0.1:8080]; port 0 picks a free one.
     #[arg(long, env = "VELLUM_LISTEN")]
     listen: Option<String>,
@@ -660,6 +666,7 @@ fn run_node(args: NodeArgs) -> Result<()> {
         file,
         Overrides {
             data_dir: args.data_dir,
+            journal_dir: args.journal_dir,
             listen: args.listen,
             chain_id: args.chain_id,
         },
@@ -680,6 +687,7 @@ fn run_node(args: NodeArgs) -> Result<()> {
     let mut ledger_config =
         vellum_node::ledger::LedgerConfig::new(&config.data_dir, &config.chain_id);
     ledger_config.replicated = cluster_config.is_some();
+    ledger_config.journal_dir = config.journal_dir.clone();
     let ledger = vellum_node::ledger::Ledger::open(ledger_config).with_context(|| {
         format!(
             "opening the ledger in {} (is another node using it?)",
@@ -814,8 +822,10 @@ fn verify(data_dir: &Path, chain_id: &str, out: Output) -> Result<()> {
     // Blocks a crash left in the journal only (acknowledged, not yet in redb) are not checked
     // here: the node's next start replays them.
     let tip = store.snapshot()?.tip_height()?.unwrap_or(0);
-    let journaled = vellum_node::journal::Journal::recover(&data_dir.join("journal"))
-        .context("reading the journal")?
+    let journal_dir = vellum_node::journal::recorded_dir(data_dir)?
+        .unwrap_or_else(|| vellum_node::journal::default_dir(data_dir));
+    let journaled = vellum_node::journal::Journal::recover(&journal_dir)
+        .with_context(|| format!("reading the journal in {}", journal_dir.display()))?
         .iter()
         .filter(|r| r.height > tip)
         .count();

@@ -552,6 +552,7 @@ fn a_damaged_journal_record_is_refused_at_open() {
     let segment = std::fs::read_dir(dir.path().join("journal"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "journal"))
         .max()
         .unwrap();
     let mut bytes = std::fs::read(&segment).unwrap();
@@ -561,4 +562,112 @@ fn a_damaged_journal_record_is_refused_at_open() {
     std::fs::write(&segment, &bytes).unwrap();
     let err = Ledger::open(LedgerConfig::new(dir.path(), CHAIN)).unwrap_err();
     assert!(err.to_string().contains("records follow it"), "{err}");
+}
+
+fn with_journal(data: &std::path::Path, journal: &std::path::Path) -> LedgerConfig {
+    let mut config = LedgerConfig::new(data, CHAIN);
+    config.journal_dir = Some(journal.to_path_buf());
+    config
+}
+
+/// A journal outside the data directory (`--journal-dir`): locked while in use, replayed like
+/// the default one, and remembered by the data directory, so that a start pointed elsewhere
+/// (or at the default) while it holds acknowledged blocks redb lacks is refused, as is a start
+/// while it is missing; a copy of it moved to a new place is accepted.
+#[test]
+fn a_journal_kept_elsewhere_is_locked_remembered_and_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, journal) = (dir.path().join("data"), dir.path().join("journal-device"));
+    let alice = key("alice");
+    let before = Ledger::open(with_journal(&data, &journal)).unwrap().tip();
+    let redb = data.join("chain.redb");
+    let saved = dir.path().join("saved.redb");
+    std::fs::copy(&redb, &saved).unwrap();
+    let tip = {
+        let ledger = Ledger::open(with_journal(&data, &journal)).unwrap();
+        let custody = setup_custody(&ledger, &alice);
+        let msg = json!({"register": {"document_id": "elsewhere", "sha256": DOC}});
+        assert!(submit(&ledger, signed(&alice, 2, execute(&custody, msg))).success);
+        let err = vellum_node::journal::JournalLock::acquire(&journal).unwrap_err();
+        assert!(err.to_string().contains("in use by another node"), "{err}");
+        ledger.tip()
+    };
+    assert!(tip.0.height > before.0.height);
+    assert_eq!(
+        std::fs::read(data.join(vellum_node::journal::LOCATION_FILE)).unwrap(),
+        journal
+            .canonicalize()
+            .unwrap()
+            .as_os_str()
+            .as_encoded_bytes()
+    );
+    // redb loses the run (as if the applier never wrote it): only the journal has the blocks.
+    std::fs::copy(&saved, &redb).unwrap();
+    let err = Ledger::open(LedgerConfig::new(&data, CHAIN)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("journal-device") && text.contains("acknowledged blocks"),
+        "{text}"
+    );
+    // The journal's device is not mounted: nothing there, nothing configured that could be it.
+    let moved = dir.path().join("journal-moved");
+    std::fs::rename(&journal, &moved).unwrap();
+    let err = Ledger::open(LedgerConfig::new(&data, CHAIN)).unwrap_err();
+    assert!(err.to_string().contains("which is missing"), "{err}");
+    // Moved for good, and said so: replayed from there, remembered there.
+    let ledger = Ledger::open(with_journal(&data, &moved)).unwrap();
+    assert_eq!(ledger.tip(), tip);
+    drop(ledger);
+    assert_eq!(
+        std::fs::read(data.join(vellum_node::journal::LOCATION_FILE)).unwrap(),
+        moved.canonicalize().unwrap().as_os_str().as_encoded_bytes()
+    );
+    // Everything is in redb now: the default journal is acceptable again.
+    assert_eq!(single(&data).tip(), tip);
+}
+
+/// Two chains' nodes given one journal directory by mistake, one after the other: the second
+/// finds blocks of the first at heights it already has. Skipping them as applied would let
+/// `Journal::start` delete them; they are refused instead, and the journal is left as it was.
+#[test]
+fn a_journal_of_another_chain_is_refused_not_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared-journal");
+    let first = dir.path().join("first");
+    {
+        let ledger = Ledger::open(with_journal(&first, &shared)).unwrap();
+        setup_custody(&ledger, &key("alice"));
+    }
+    let second = dir.path().join("second");
+    {
+        let ledger = single(&second);
+        let bob = key("bob");
+        let custody = setup_custody(&ledger, &bob);
+        for i in 0..3 {
+            let msg = json!({"register": {"document_id": format!("b{i}"), "sha256": DOC}});
+            assert!(submit(&ledger, signed(&bob, 2 + i, execute(&custody, msg))).success);
+        }
+    }
+    let segments = |d: &std::path::Path| {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "journal"))
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    let kept = segments(&shared);
+    assert!(!kept.is_empty());
+    let err = Ledger::open(with_journal(&second, &shared)).unwrap_err();
+    assert!(
+        err.to_string().contains("belongs to another chain"),
+        "{err}"
+    );
+    assert_eq!(
+        segments(&shared),
+        kept,
+        "the other chain's journal is untouched"
+    );
 }

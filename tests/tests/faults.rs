@@ -411,3 +411,65 @@ fn admission_reads_again_a_nonce_that_a_commit_made_stale_meanwhile() {
     );
     node.stop();
 }
+
+#[test]
+fn a_journal_dir_of_its_own_keeps_every_acknowledged_block_across_a_kill() {
+    // `VELLUM_JOURNAL_DIR` (`--journal-dir`): the node acknowledges from a journal outside
+    // its data directory. Killed under load, it must come back from that journal with every
+    // acknowledged receipt, and a restart that forgets the journal's place is refused while
+    // the journal holds blocks redb lacks (redb's commits are paused, so it lacks them all).
+    let dir = tempfile::tempdir().unwrap();
+    let (data, journal) = (dir.path().join("data"), dir.path().join("journal-device"));
+    let journal_env = journal.to_str().unwrap();
+    let node = Node::start_with_env(&data, &[("VELLUM_JOURNAL_DIR", journal_env)]);
+    let client = Client::new(&node.url).unwrap();
+    let contract = vellum_e2e::deploy_custody(&client, &load::key("journal-dir-admin", 0));
+    node.stop();
+
+    let node = Node::start_with_env(
+        &data,
+        &[
+            ("VELLUM_JOURNAL_DIR", journal_env),
+            ("VELLUM_FAILPOINTS", "store.commit.before_begin=pause"),
+        ],
+    );
+    let load = Load::start(&node.url, &contract, "journal-dir", 2, false);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while load.acks() < 50 && !load.all_stopped() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    node.kill();
+    let outcome = load.finish();
+    assert!(
+        outcome.acked.len() >= 50,
+        "{} acknowledged",
+        outcome.acked.len()
+    );
+    assert!(
+        std::fs::read_dir(&journal).unwrap().any(|e| e
+            .unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "journal")),
+        "the segments are in the journal directory"
+    );
+
+    // Without the journal's place: refused, naming it.
+    let out = std::process::Command::new(vellum_e2e::vellum_bin())
+        .args(["node", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("journal-device"), "{stderr}");
+
+    // With it: every acknowledged receipt, byte for byte.
+    let node = Node::start_with_env(&data, &[("VELLUM_JOURNAL_DIR", journal_env)]);
+    let client = Client::new(&node.url).unwrap();
+    for (hash, receipt) in &outcome.acked {
+        let got = client.transaction(hash).unwrap().receipt.unwrap();
+        assert_eq!(got.encode(), receipt.encode(), "{hash}");
+    }
+    node.stop();
+}
