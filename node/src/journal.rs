@@ -159,14 +159,24 @@ pub fn has_segments(dir: &Path) -> Result<bool, JournalError> {
 }
 
 /// Records `dir` (absolute) as the journal of `data_dir`, durably: written to a temporary
-/// file, flushed, renamed over [`LOCATION_FILE`], and the directory flushed.
+/// file, flushed, renamed over [`LOCATION_FILE`], and the directory flushed. The default
+/// place is recorded by removing the file, so that a data directory moved with its journal
+/// inside needs nothing.
 pub fn record_dir(data_dir: &Path, dir: &Path) -> Result<(), JournalError> {
     use std::os::unix::ffi::OsStrExt as _;
-    let tmp = data_dir.join(format!("{LOCATION_FILE}.tmp"));
-    let mut file = File::create(&tmp)?;
-    file.write_all(dir.as_os_str().as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, data_dir.join(LOCATION_FILE))?;
+    let location = data_dir.join(LOCATION_FILE);
+    if default_dir(data_dir).canonicalize().ok().as_deref() == Some(dir) {
+        match std::fs::remove_file(&location) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    } else {
+        let tmp = data_dir.join(format!("{LOCATION_FILE}.tmp"));
+        let mut file = File::create(&tmp)?;
+        file.write_all(dir.as_os_str().as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &location)?;
+    }
     sync_dir(data_dir)?;
     Ok(())
 }

@@ -622,8 +622,10 @@ fn a_journal_kept_elsewhere_is_locked_remembered_and_replayed() {
         std::fs::read(data.join(vellum_node::journal::LOCATION_FILE)).unwrap(),
         moved.canonicalize().unwrap().as_os_str().as_encoded_bytes()
     );
-    // Everything is in redb now: the default journal is acceptable again.
+    // Everything is in redb now: the default journal is acceptable again, and is recorded
+    // as the default (no location file), so the data directory can move with it inside.
     assert_eq!(single(&data).tip(), tip);
+    assert!(!data.join(vellum_node::journal::LOCATION_FILE).exists());
 }
 
 /// Two chains' nodes given one journal directory by mistake, one after the other: the second
