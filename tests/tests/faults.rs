@@ -412,6 +412,10 @@ fn admission_reads_again_a_nonce_that_a_commit_made_stale_meanwhile() {
     node.stop();
 }
 
+/// Acknowledgements before the kill in the `--journal-dir` test, and the longest wait for them.
+const ACKED_BEFORE_KILL: usize = 50;
+const ACKED_BEFORE_KILL_WAIT: Duration = Duration::from_secs(60);
+
 #[test]
 fn a_journal_dir_of_its_own_keeps_every_acknowledged_block_across_a_kill() {
     // `VELLUM_JOURNAL_DIR` (`--journal-dir`): the node acknowledges from a journal outside
@@ -434,14 +438,14 @@ fn a_journal_dir_of_its_own_keeps_every_acknowledged_block_across_a_kill() {
         ],
     );
     let load = Load::start(&node.url, &contract, "journal-dir", 2, false);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while load.acks() < 50 && !load.all_stopped() && Instant::now() < deadline {
+    let deadline = Instant::now() + ACKED_BEFORE_KILL_WAIT;
+    while load.acks() < ACKED_BEFORE_KILL && !load.all_stopped() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     node.kill();
     let outcome = load.finish();
     assert!(
-        outcome.acked.len() >= 50,
+        outcome.acked.len() >= ACKED_BEFORE_KILL,
         "{} acknowledged",
         outcome.acked.len()
     );
