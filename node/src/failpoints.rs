@@ -42,7 +42,7 @@ pub struct Point {
     pub doc: &'static str,
 }
 
-/// Every failpoint, in the order a block meets them.
+/// Every failpoint, in the order a transaction meets them.
 pub const POINTS: &[Point] = &[
     Point {
         name: "ledger.admit.after_nonce_read",

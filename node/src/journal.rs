@@ -144,7 +144,7 @@ impl JournalLock {
 
 /// Where the journal of `data_dir` was last used, if not at [`default_dir`]: the path that
 /// [`LOCATION_FILE`] holds.
-pub fn recorded_dir(data_dir: &Path) -> Result<Option<PathBuf>, JournalError> {
+fn location(data_dir: &Path) -> Result<Option<PathBuf>, JournalError> {
     use std::os::unix::ffi::OsStringExt as _;
     match std::fs::read(data_dir.join(LOCATION_FILE)) {
         Ok(bytes) => Ok(Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))),
@@ -153,9 +153,47 @@ pub fn recorded_dir(data_dir: &Path) -> Result<Option<PathBuf>, JournalError> {
     }
 }
 
-/// Whether `dir` holds any segment.
-pub fn has_segments(dir: &Path) -> Result<bool, JournalError> {
-    Ok(dir.is_dir() && !segments(dir)?.is_empty())
+/// Where the journal of `data_dir` was last used: [`LOCATION_FILE`]'s path, else
+/// [`default_dir`].
+pub fn recorded_dir(data_dir: &Path) -> Result<PathBuf, JournalError> {
+    Ok(location(data_dir)?.unwrap_or_else(|| default_dir(data_dir)))
+}
+
+/// Checks that `dir` (canonical), whose records are `records`, may serve as the journal of
+/// `data_dir` whose store's tip is `tip`, and says whether it differs from the one recorded
+/// (then [`record_dir`] must follow once the journal has started). Refused: another place
+/// that holds acknowledged blocks above the tip which `dir` does not hold too
+/// ([`JournalError::Elsewhere`]; a copy of them, as after moving the files, is fine), and a
+/// recorded place that is missing while `dir` holds no segment ([`JournalError::Missing`]).
+pub fn check_placement(
+    data_dir: &Path,
+    dir: &Path,
+    records: &[JournalRecord],
+    tip: u64,
+) -> Result<bool, JournalError> {
+    let explicit = location(data_dir)?;
+    let recorded = explicit.clone().unwrap_or_else(|| default_dir(data_dir));
+    if recorded.canonicalize().ok().as_deref() == Some(dir) {
+        return Ok(false);
+    }
+    if recorded.is_dir() {
+        let here: std::collections::BTreeSet<(u64, Hash)> =
+            records.iter().map(|r| (r.height, r.hash)).collect();
+        let blocks = Journal::recover(&recorded)?
+            .iter()
+            .filter(|r| r.height > tip && !here.contains(&(r.height, r.hash)))
+            .count();
+        if blocks > 0 {
+            return Err(JournalError::Elsewhere { recorded, blocks });
+        }
+    } else if explicit.is_some() && segments(dir)?.is_empty() {
+        return Err(JournalError::Missing {
+            recorded,
+            configured: dir.to_path_buf(),
+            location: data_dir.join(LOCATION_FILE),
+        });
+    }
+    Ok(true)
 }
 
 /// Records `dir` (absolute) as the journal of `data_dir`, durably: written to a temporary

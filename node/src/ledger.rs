@@ -399,38 +399,11 @@ impl Ledger {
                  --journal-dir applies to a single node",
             )));
         }
-        let journal_lock = JournalLock::acquire(&config.journal_dir())?;
-        let journal_dir = config.journal_dir().canonicalize()?;
+        let configured = config.journal_dir();
+        let journal_lock = JournalLock::acquire(&configured)?;
+        let journal_dir = configured.canonicalize()?;
         let records = Journal::recover(&journal_dir)?;
-        // Where this data directory's journal was last used: moving it must not leave
-        // acknowledged blocks behind (a copy of them where it is now, as after moving the
-        // files, is fine), nor start afresh while the old place is merely missing.
-        let explicit = journal::recorded_dir(&config.data_dir)?;
-        let recorded = explicit
-            .clone()
-            .unwrap_or_else(|| journal::default_dir(&config.data_dir));
-        let moved = recorded.canonicalize().ok() != Some(journal_dir.clone());
-        if moved && recorded.is_dir() {
-            let blocks = Journal::recover(&recorded)?
-                .iter()
-                .filter(|r| r.height > tip.height)
-                .filter(|r| {
-                    !records
-                        .iter()
-                        .any(|h| (h.height, h.hash) == (r.height, r.hash))
-                })
-                .count();
-            if blocks > 0 {
-                return Err(JournalError::Elsewhere { recorded, blocks }.into());
-            }
-        } else if moved && explicit.is_some() && !journal::has_segments(&journal_dir)? {
-            return Err(JournalError::Missing {
-                recorded,
-                configured: journal_dir,
-                location: config.data_dir.join(journal::LOCATION_FILE),
-            }
-            .into());
-        }
+        let moved = journal::check_placement(&config.data_dir, &journal_dir, &records, tip.height)?;
         let replayed = replay(&store, &runtime, &config.chain_id, &keys, &mut tip, records)?;
         let journal = if config.replicated {
             // The Raft log is this node's journal; one left from single-node days is applied.
@@ -828,9 +801,9 @@ fn replay(
             let stored = snapshot.header(record.height)?.map(|h| h.hash());
             if stored != Some(record.hash) {
                 return Err(LedgerError::Journal(JournalError::Corrupt(format!(
-                    "block {} of the journal is not this chain's block {}: the journal \
-                     belongs to another chain",
-                    record.height, record.height
+                    "block {} of the journal is not this chain's block at that height: the \
+                     journal belongs to another chain",
+                    record.height
                 ))));
             }
             continue;

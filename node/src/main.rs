@@ -822,8 +822,7 @@ fn verify(data_dir: &Path, chain_id: &str, out: Output) -> Result<()> {
     // Blocks a crash left in the journal only (acknowledged, not yet in redb) are not checked
     // here: the node's next start replays them.
     let tip = store.snapshot()?.tip_height()?.unwrap_or(0);
-    let journal_dir = vellum_node::journal::recorded_dir(data_dir)?
-        .unwrap_or_else(|| vellum_node::journal::default_dir(data_dir));
+    let journal_dir = vellum_node::journal::recorded_dir(data_dir)?;
     let journaled = vellum_node::journal::Journal::recover(&journal_dir)
         .with_context(|| format!("reading the journal in {}", journal_dir.display()))?
         .iter()
